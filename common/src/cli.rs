@@ -1,0 +1,230 @@
+//! What every tool shares on the command line: connection and output flags, the hidden
+//! `--generate`, and the one "run a tool" wrapper (parse → run → print error → exit code).
+
+use std::error::Error as StdError;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser};
+
+use crate::client::Client;
+use crate::config::{Overrides, Settings};
+use crate::error::{Error, Result};
+use crate::output::{Format, Printer};
+
+/// `--api-url`, `--profile`, `-v`: where and how to connect.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Prefect API URL (overrides PREFECT_API_URL and the profile)
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Profile of profiles.toml to use (overrides PREFECT_PROFILE and `active`)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Print each request (method, path, status, ms) to stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+impl ConnectionArgs {
+    /// Resolve settings (flags > env > profile > default).
+    pub fn settings(&self) -> Result<Settings> {
+        Settings::load(&Overrides { api_url: self.api_url.clone(), profile: self.profile.clone() })
+    }
+
+    /// Resolve settings and build the client.
+    pub fn client(&self) -> Result<Client> {
+        Client::new(self.settings()?, self.verbose)
+    }
+}
+
+/// `-o`, `--jq`, `--header`: how to print.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Output format [default: table on a terminal, ndjson in a pipe]
+    #[arg(short, long, global = true, value_enum, value_name = "FORMAT")]
+    pub output: Option<Format>,
+    /// jq filter run on each object; string results print raw (like jq -r)
+    #[arg(long, global = true, value_name = "EXPR")]
+    pub jq: Option<String>,
+    /// Print a header row in TSV output
+    #[arg(long, global = true)]
+    pub header: bool,
+}
+
+impl OutputArgs {
+    /// A printer for these flags (a bad --jq filter is a usage error here, before any request).
+    pub fn printer(&self) -> Result<Printer> {
+        Printer::new(self.output, self.jq.as_deref(), self.header)
+    }
+}
+
+/// Run a tool: handle `--generate`, parse flags, run `body`, print any error as
+/// `TOOL: error: …` (+ `hint: …`) and exit with the code its type maps to. A closed stdout
+/// (`| head -1`) ends quietly with 0.
+///
+/// `body` returns an error that can be seen as a std error (anyhow's `Error` is); the exit
+/// code comes from the first [`Error`] in its source chain, else 1.
+pub fn run<A, E>(body: impl FnOnce(A) -> std::result::Result<i32, E>) -> ExitCode
+where
+    A: Parser,
+    E: AsRef<dyn StdError + Send + Sync + 'static>,
+{
+    let mut command = A::command();
+    let tool = command.get_name().to_string();
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(pos) = args.iter().position(|a| a == "--generate" || a.starts_with("--generate=")) {
+        let what = match args[pos].split_once('=') {
+            Some((_, w)) => Some(w.to_string()),
+            None => args.get(pos + 1).cloned(),
+        };
+        return generate(&mut command, what.as_deref());
+    }
+    let parsed = match A::try_parse() {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let code = e.exit_code();
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    match body(parsed) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => report(&tool, e.as_ref()),
+    }
+}
+
+fn report(tool: &str, error: &(dyn StdError + Send + Sync + 'static)) -> ExitCode {
+    let pf_error = find_pf_error(error);
+    if pf_error.is_some_and(Error::is_broken_pipe) || is_broken_pipe(error) {
+        return ExitCode::SUCCESS;
+    }
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = s.source();
+    }
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{tool}: error: {message}");
+    if let Some(hint) = pf_error.and_then(Error::hint) {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+    let code = pf_error.map_or(crate::error::EXIT_FAILED, Error::exit_code);
+    ExitCode::from(code as u8)
+}
+
+fn find_pf_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a Error> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<Error>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn is_broken_pipe(error: &(dyn StdError + 'static)) -> bool {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+fn generate(command: &mut clap::Command, what: Option<&str>) -> ExitCode {
+    use clap_complete::Shell;
+    let name = command.get_name().to_string();
+    let mut out = std::io::stdout().lock();
+    let shell = match what {
+        Some("man") => {
+            let man = clap_mangen::Man::new(command.clone());
+            return match man.render(&mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{name}: error: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        Some("complete-bash") => Shell::Bash,
+        Some("complete-zsh") => Shell::Zsh,
+        Some("complete-fish") => Shell::Fish,
+        other => {
+            eprintln!(
+                "{name}: error: --generate takes man, complete-bash, complete-zsh or complete-fish (got {})",
+                other.unwrap_or("nothing")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    clap_complete::generate(shell, command, name, &mut out);
+    ExitCode::SUCCESS
+}
+
+/// Print a warning line `TOOL: warning: …` on stderr.
+pub fn warn(tool: &str, message: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr(), "{tool}: warning: {message}");
+}
+
+/// Print `TOOL: error: …` for one failed item of a batch (the batch goes on).
+pub fn report_item(tool: &str, error: &Error) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{tool}: error: {error}");
+    if let Some(hint) = error.hint() {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+}
+
+/// Parse helper so tools can use `Args::parse_from` in tests while keeping one error style.
+pub fn command_of<A: CommandFactory>() -> clap::Command {
+    A::command()
+}
+
+/// The exit status of a batch over several REFs: 0 when all succeeded; the error's own code
+/// when every REF failed the same way (one unknown REF → 4); 1 when some failed.
+#[derive(Debug, Default)]
+pub struct Batch {
+    ok: usize,
+    failed_codes: Vec<i32>,
+}
+
+impl Batch {
+    /// Record one item's outcome, reporting a failure on stderr as `TOOL: error: …`.
+    pub fn record<T>(&mut self, tool: &str, result: Result<T>) -> Option<T> {
+        match result {
+            Ok(value) => {
+                self.ok += 1;
+                Some(value)
+            }
+            Err(e) => {
+                if e.is_broken_pipe() {
+                    // Let the caller stop: nothing more can be printed.
+                    self.failed_codes.push(0);
+                    return None;
+                }
+                report_item(tool, &e);
+                self.failed_codes.push(e.exit_code());
+                None
+            }
+        }
+    }
+
+    /// The exit code for the whole batch.
+    pub fn exit_code(&self) -> i32 {
+        match (self.ok, self.failed_codes.as_slice()) {
+            (_, []) => 0,
+            (0, [first, rest @ ..]) if rest.iter().all(|c| c == first) => *first,
+            _ => crate::error::EXIT_FAILED,
+        }
+    }
+}

@@ -1,0 +1,520 @@
+//! The thin synchronous HTTP client: auth, headers, CSRF, retries, error mapping, `-v` traces.
+
+use std::cell::RefCell;
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use ureq::Agent;
+
+use crate::config::Settings;
+use crate::error::{Error, Result, summarize_body};
+
+/// The API version header every request carries (what Prefect's Python client sends).
+pub const API_VERSION: &str = "0.8.4";
+
+/// `pf/<version>`, the User-Agent of every request.
+pub const USER_AGENT: &str = concat!("pf/", env!("CARGO_PKG_VERSION"));
+
+/// An HTTP method pf uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PATCH
+    Patch,
+    /// PUT
+    Put,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    /// Parse a method name (case-insensitive).
+    pub fn parse(s: &str) -> Option<Method> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PATCH" => Method::Patch,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            _ => return None,
+        })
+    }
+
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    fn is_write(self) -> bool {
+        self != Method::Get
+    }
+}
+
+/// One request: method, path (relative to the API URL, or an absolute URL), body, extra headers.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// `flow_runs/filter`, `/flows/{id}`, or an absolute `https://…` URL.
+    pub path: String,
+    /// JSON body, if any.
+    pub body: Option<Value>,
+    /// Extra headers for this request only.
+    pub headers: Vec<(String, String)>,
+    /// Whether a dropped connection may be retried (the request is safe to repeat).
+    pub idempotent: bool,
+}
+
+impl Request {
+    /// A request; GET/PUT/DELETE/PATCH and POSTs to `…/filter`, `…/count` and `…/paginate`
+    /// count as idempotent; other POSTs (creates) do not, unless given an idempotency key.
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        let path = path.into();
+        let read_only_post = ["/filter", "/count", "/paginate", "/history"]
+            .iter()
+            .any(|s| path.split('?').next().unwrap_or_default().trim_end_matches('/').ends_with(s));
+        let idempotent = method != Method::Post || read_only_post;
+        Request { method, path, body: None, headers: Vec::new(), idempotent }
+    }
+
+    /// Attach a JSON body.
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Add a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Mark the request safe to repeat (e.g. it carries an idempotency key).
+    pub fn idempotent(mut self, yes: bool) -> Self {
+        self.idempotent = yes;
+        self
+    }
+}
+
+/// A response after retries: status and body bytes.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// Parse the body as JSON (`null` for an empty body).
+    pub fn json(&self) -> Result<Value> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&self.body).map_err(|e| Error::Server {
+            status: self.status,
+            message: format!("the server's answer is not JSON: {e}"),
+        })
+    }
+
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Csrf {
+    Unknown,
+    Disabled,
+    Token { token: String, client: String },
+}
+
+/// The Prefect API client. Cheap to use from one thread; create one per tool run.
+#[derive(Debug)]
+pub struct Client {
+    agent: Agent,
+    settings: Settings,
+    verbose: bool,
+    csrf: RefCell<Csrf>,
+}
+
+impl Client {
+    /// Build a client from resolved settings. `verbose` prints each request on stderr.
+    pub fn new(settings: Settings, verbose: bool) -> Result<Client> {
+        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(settings.tls_insecure);
+        if let Some(path) = &settings.ssl_cert_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::io(format!("cannot read certificate file {}", path.display()), e))?;
+            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(Error::Config(format!("no certificates found in {}", path.display())));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(USER_AGENT)
+            .timeout_global(Some(settings.request_timeout))
+            .timeout_connect(Some(settings.request_timeout.min(Duration::from_secs(10))))
+            .tls_config(tls.build())
+            .build()
+            .into();
+        Ok(Client { agent, settings, verbose, csrf: RefCell::new(Csrf::Unknown) })
+    }
+
+    /// The settings this client was built with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Whether `-v` tracing is on.
+    pub fn verbose(&self) -> bool {
+        self.verbose
+    }
+
+    /// The full URL for an API path (absolute URLs pass through).
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}/{}", self.settings.api_url, path.trim_start_matches('/'))
+        }
+    }
+
+    /// The `Authorization` header value, if credentials are configured (Basic wins over Bearer).
+    pub fn authorization(&self) -> Option<String> {
+        if let Some(auth) = &self.settings.auth_string {
+            return Some(format!("Basic {}", base64_encode(auth.expose().as_bytes())));
+        }
+        self.settings.api_key.as_ref().map(|key| format!("Bearer {}", key.expose()))
+    }
+
+    /// GET a path and parse the JSON answer; non-2xx statuses become typed errors.
+    pub fn get(&self, path: &str) -> Result<Value> {
+        self.call(Request::new(Method::Get, path))
+    }
+
+    /// POST a JSON body and parse the answer; non-2xx statuses become typed errors.
+    pub fn post(&self, path: &str, body: Value) -> Result<Value> {
+        self.call(Request::new(Method::Post, path).json(body))
+    }
+
+    /// PATCH a JSON body; non-2xx statuses become typed errors.
+    pub fn patch(&self, path: &str, body: Value) -> Result<Value> {
+        self.call(Request::new(Method::Patch, path).json(body))
+    }
+
+    /// DELETE a path; non-2xx statuses become typed errors.
+    pub fn delete(&self, path: &str) -> Result<Value> {
+        self.call(Request::new(Method::Delete, path))
+    }
+
+    /// Send a request and parse its JSON answer; non-2xx statuses become typed errors.
+    pub fn call(&self, request: Request) -> Result<Value> {
+        let method = request.method;
+        let path = request.path.clone();
+        let response = self.send(request)?;
+        check_status(method, &path, &response)?;
+        response.json()
+    }
+
+    /// Send a request with retries and CSRF handling; any HTTP status is returned as a
+    /// [`Response`] (only transport failures and exhausted retries of 5xx/429 are errors).
+    pub fn send(&self, request: Request) -> Result<Response> {
+        let mut response = self.send_with_retries(&request)?;
+        if request.method.is_write() && response.status == 403 && mentions_csrf(&response.body) {
+            if self.fetch_csrf_token()? {
+                response = self.send_with_retries(&request)?;
+            }
+        }
+        Ok(response)
+    }
+
+    fn send_with_retries(&self, request: &Request) -> Result<Response> {
+        let max_retries = self.settings.max_retries;
+        let mut attempt: u32 = 0;
+        loop {
+            let wait = match self.send_once(request) {
+                Ok((response, retry_after)) => {
+                    if !self.is_retryable_status(response.status) || attempt >= max_retries {
+                        return Ok(response);
+                    }
+                    match retry_after {
+                        Some(after) if after > MAX_RETRY_AFTER => return Ok(response),
+                        // Honour Retry-After, never shorter; a little jitter on top spreads clients.
+                        Some(after) => after + after.mul_f64(fastrand::f64() * 0.1),
+                        None => backoff(attempt),
+                    }
+                }
+                Err(failure) => {
+                    let budget = if failure.connect_phase { max_retries.min(3) } else { max_retries };
+                    let safe = failure.connect_phase || request.idempotent;
+                    if !failure.retryable || !safe || attempt >= budget {
+                        return Err(failure.error);
+                    }
+                    if failure.connect_phase {
+                        // Nothing listens: retry briefly, so "server down" is reported in ~1 s.
+                        Duration::from_millis(100 * 3u64.pow(attempt))
+                            .mul_f64(0.8 + fastrand::f64() * 0.4)
+                    } else {
+                        backoff(attempt)
+                    }
+                }
+            };
+            if self.verbose {
+                let _ = writeln!(std::io::stderr(), "pf: retrying in {} ms", wait.as_millis());
+            }
+            std::thread::sleep(wait);
+            attempt += 1;
+        }
+    }
+
+    fn is_retryable_status(&self, status: u16) -> bool {
+        matches!(status, 408 | 429 | 502 | 503 | 504) || self.settings.retry_extra_codes.contains(&status)
+    }
+
+    fn send_once(&self, request: &Request) -> std::result::Result<(Response, Option<Duration>), Failure> {
+        let url = self.url(&request.path);
+        let started = Instant::now();
+        let mut builder = http_request(request.method, &url)
+            .header("X-PREFECT-API-VERSION", API_VERSION)
+            .header("Accept", "application/json");
+        for (name, value) in &self.settings.custom_headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(auth) = self.authorization() {
+            builder = builder.header("Authorization", auth);
+        }
+        if request.method.is_write()
+            && let Csrf::Token { token, client } = &*self.csrf.borrow()
+        {
+            builder = builder.header("Prefect-Csrf-Token", token.as_str());
+            builder = builder.header("Prefect-Csrf-Client", client.as_str());
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let http_request = match &request.body {
+            Some(body) => builder
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_vec(body).expect("JSON values serialize")),
+            None => builder.body(Vec::new()),
+        }
+        .map_err(|e| Failure {
+            error: Error::usage(format!("invalid request to {url}: {e}")),
+            retryable: false,
+            connect_phase: false,
+        })?;
+        let result = self.agent.run(http_request);
+        let mut response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.trace(request, &url, None, started);
+                return Err(classify_transport_error(e, &url));
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .map_err(|e| classify_transport_error(e, &url))?;
+        self.trace(request, &url, Some(status), started);
+        Ok((Response { status, body }, retry_after))
+    }
+
+    fn trace(&self, request: &Request, url: &str, status: Option<u16>, started: Instant) {
+        if !self.verbose {
+            return;
+        }
+        let path = url.split('?').next().unwrap_or(url);
+        // Show the path below the API URL; absolute URLs elsewhere (Cloud) show in full.
+        let path = path.strip_prefix(self.settings.api_url.as_str()).unwrap_or(path);
+        let status = status.map(|s| s.to_string()).unwrap_or_else(|| "ERR".into());
+        let _ = writeln!(
+            std::io::stderr(),
+            "pf: {} {} {} {}ms",
+            request.method.as_str(),
+            path,
+            status,
+            started.elapsed().as_millis()
+        );
+    }
+
+    /// Fetch a CSRF token (`GET /csrf-token?client=…`); returns whether writes must carry one.
+    fn fetch_csrf_token(&self) -> Result<bool> {
+        if matches!(*self.csrf.borrow(), Csrf::Disabled) {
+            return Ok(false);
+        }
+        let client_id = uuid::Uuid::new_v4().to_string();
+        let response =
+            self.send_with_retries(&Request::new(Method::Get, format!("csrf-token?client={client_id}")))?;
+        if response.status == 422 {
+            // "CSRF protection is disabled": nothing to send.
+            *self.csrf.borrow_mut() = Csrf::Disabled;
+            return Ok(false);
+        }
+        check_status(Method::Get, "csrf-token", &response)?;
+        let token = response
+            .json()?
+            .get("token")
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| Error::Server { status: response.status, message: "CSRF answer has no token".into() })?;
+        *self.csrf.borrow_mut() = Csrf::Token { token, client: client_id };
+        Ok(true)
+    }
+}
+
+/// Retry-After values above this are not waited for: the error is reported instead.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(500) * 2u32.pow(attempt.min(5));
+    base.min(Duration::from_secs(16)).mul_f64(0.8 + fastrand::f64() * 0.4)
+}
+
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let now = jiff::Timestamp::now();
+    Some(Duration::try_from(when.duration_since(now)).unwrap_or(Duration::ZERO))
+}
+
+fn mentions_csrf(body: &[u8]) -> bool {
+    String::from_utf8_lossy(body).to_ascii_lowercase().contains("csrf")
+}
+
+fn http_request(method: Method, url: &str) -> ureq::http::request::Builder {
+    let m = match method {
+        Method::Get => ureq::http::Method::GET,
+        Method::Post => ureq::http::Method::POST,
+        Method::Patch => ureq::http::Method::PATCH,
+        Method::Put => ureq::http::Method::PUT,
+        Method::Delete => ureq::http::Method::DELETE,
+    };
+    ureq::http::Request::builder().method(m).uri(url)
+}
+
+struct Failure {
+    error: Error,
+    retryable: bool,
+    /// The connection was never made, so nothing reached the server.
+    connect_phase: bool,
+}
+
+fn classify_transport_error(e: ureq::Error, url: &str) -> Failure {
+    use std::io::ErrorKind;
+    let server = url.split('/').take(3).collect::<Vec<_>>().join("/");
+    let hint = Some("is the server running? check PREFECT_API_URL, the active profile or --api-url".into());
+    let (message, retryable, connect_phase) = match &e {
+        ureq::Error::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => (format!("cannot connect to {server}: connection refused"), true, true),
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
+                (format!("connection to {server} dropped: {io}"), true, false)
+            }
+            _ => (format!("network error talking to {server}: {io}"), true, false),
+        },
+        ureq::Error::ConnectionFailed => (format!("cannot connect to {server}"), true, true),
+        ureq::Error::HostNotFound => (format!("cannot resolve host of {server}"), false, true),
+        ureq::Error::Timeout(t) => (format!("timed out talking to {server} ({t})"), true, false),
+        ureq::Error::Tls(t) => (format!("TLS error talking to {server}: {t}"), false, true),
+        ureq::Error::Protocol(p) => (format!("connection to {server} broke: {p}"), true, false),
+        other => (format!("request to {server} failed: {other}"), false, false),
+    };
+    Failure { error: Error::Network { message, hint }, retryable, connect_phase }
+}
+
+/// Turn a non-2xx response into the typed error of its class (3: auth, 4: client, 5: server).
+pub fn check_status(method: Method, path: &str, response: &Response) -> Result<()> {
+    if response.is_success() {
+        return Ok(());
+    }
+    let status = response.status;
+    let summary = summarize_body(&response.body);
+    let path = path.split('?').next().unwrap_or(path);
+    let what = format!("{} {}", method.as_str(), path.trim_start_matches('/'));
+    Err(match status {
+        401 | 403 => Error::Auth {
+            status,
+            message: format!("not authorized ({status}) for {what}: {summary}"),
+            hint: Some(
+                "set PREFECT_API_KEY (Cloud) or PREFECT_API_AUTH_STRING (self-hosted), or run pf-auth login"
+                    .into(),
+            ),
+        },
+        400..=499 => Error::Client { status, message: format!("{what} failed ({status}): {summary}"), hint: None },
+        _ => Error::Server { status, message: format!("{what}: {summary}") },
+    })
+}
+
+/// Standard base64 (for the Basic auth header); small enough not to need a crate.
+fn base64_encode(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64_encode(b""), "");
+        assert_eq!(base64_encode(b"f"), "Zg==");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert_eq!(base64_encode(b"foo"), "Zm9v");
+        assert_eq!(base64_encode(b"admin:pass"), "YWRtaW46cGFzcw==");
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn creates_are_not_idempotent_but_filters_are() {
+        assert!(!Request::new(Method::Post, "flow_runs/").idempotent);
+        assert!(Request::new(Method::Post, "flow_runs/filter").idempotent);
+        assert!(Request::new(Method::Delete, "flows/x").idempotent);
+    }
+}

@@ -1,0 +1,31 @@
+//! `pf-common`: the one library crate of pf. It is the only place that knows HTTP, auth, paging,
+//! output formats and how references are parsed; each tool's `main.rs` holds its flags and flow.
+//!
+//! - [`config`]: settings from flags, environment and Prefect's `profiles.toml`
+//! - [`profiles`]: reading and editing `profiles.toml` in place
+//! - [`client`]: the synchronous HTTP client (auth, CSRF, retries, `-v` traces)
+//! - [`error`]: typed errors and their exit codes
+//! - [`paging`], [`filters`]: `*/filter` pages and filter bodies
+//! - [`refs`], [`input`]: REFs (ids or names) from arguments or stdin
+//! - [`output`], [`jq`], [`time`]: table / ndjson / json / tsv, `--jq`, ages and durations
+//! - [`cli`]: shared flags and the run wrapper
+//! - [`model`]: what the tools know about Prefect objects (states, columns)
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod filters;
+pub mod input;
+pub mod jq;
+pub mod listing;
+pub mod model;
+pub mod output;
+pub mod paging;
+pub mod profiles;
+pub mod refs;
+pub mod tables;
+pub mod time;
+
+pub use client::Client;
+pub use error::{Error, Result};

@@ -1,0 +1,231 @@
+//! Prefect's own `profiles.toml`, shared with the Python CLI.
+//!
+//! Format: `active = "name"` and `[profiles.NAME]` tables of `PREFECT_* = "value"`. The file is
+//! read and edited with `toml_edit`, so every other profile, key, comment and ordering survives an
+//! edit byte for byte; writes are atomic (temp file in the same directory + rename) and mode 0600.
+
+use std::path::{Path, PathBuf};
+
+use toml_edit::{DocumentMut, Item, Table, value};
+
+use crate::error::{Error, Result};
+
+/// Where `profiles.toml` lives: `$PREFECT_PROFILES_PATH`, else `$PREFECT_HOME/profiles.toml`,
+/// else `~/.prefect/profiles.toml`.
+pub fn profiles_path() -> PathBuf {
+    if let Some(path) = non_empty_env("PREFECT_PROFILES_PATH") {
+        return PathBuf::from(path);
+    }
+    prefect_home().join("profiles.toml")
+}
+
+/// `$PREFECT_HOME`, else `~/.prefect`.
+pub fn prefect_home() -> PathBuf {
+    if let Some(home) = non_empty_env("PREFECT_HOME") {
+        return PathBuf::from(home);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".prefect")
+}
+
+pub(crate) fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A parsed `profiles.toml`, kept as an editable document.
+#[derive(Debug, Clone)]
+pub struct ProfilesFile {
+    path: PathBuf,
+    doc: DocumentMut,
+    existed: bool,
+}
+
+impl ProfilesFile {
+    /// Read the file at `path`. A missing file is an empty document; a corrupt one is an error
+    /// (and, since nothing is written on error, is never overwritten).
+    pub fn load(path: &Path) -> Result<Self> {
+        let (text, existed) = match std::fs::read_to_string(path) {
+            Ok(text) => (text, true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), false),
+            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+        };
+        let doc = text.parse::<DocumentMut>().map_err(|e| {
+            let first = e.to_string().lines().next().unwrap_or_default().to_string();
+            Error::Config(format!("{} is not valid TOML: {first}", path.display()))
+        })?;
+        if let Some(profiles) = doc.get("profiles")
+            && !profiles.is_table_like()
+        {
+            return Err(Error::Config(format!("{}: `profiles` is not a table", path.display())));
+        }
+        Ok(ProfilesFile { path: path.to_path_buf(), doc, existed })
+    }
+
+    /// Read the file at [`profiles_path`].
+    pub fn load_default() -> Result<Self> {
+        Self::load(&profiles_path())
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the file existed when loaded.
+    pub fn existed(&self) -> bool {
+        self.existed
+    }
+
+    /// The `active = "…"` profile name, if set.
+    pub fn active(&self) -> Option<&str> {
+        self.doc.get("active").and_then(|a| a.as_str())
+    }
+
+    /// Names of all profiles in file order.
+    pub fn names(&self) -> Vec<String> {
+        self.doc
+            .get("profiles")
+            .and_then(|p| p.as_table_like())
+            .map(|t| t.iter().map(|(k, _)| k.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether a profile of this name exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.names().iter().any(|n| n == name)
+    }
+
+    /// One setting of one profile, as a string (numbers and booleans are rendered).
+    pub fn get(&self, profile: &str, key: &str) -> Option<String> {
+        let item = self.doc.get("profiles")?.get(profile)?.get(key)?;
+        let v = item.as_value()?;
+        Some(match v.as_str() {
+            Some(s) => s.to_string(),
+            None => v.to_string().trim().to_string(),
+        })
+    }
+
+    /// All settings of one profile, in file order.
+    pub fn settings(&self, profile: &str) -> Vec<(String, String)> {
+        let Some(table) = self.doc.get("profiles").and_then(|p| p.get(profile)) else {
+            return Vec::new();
+        };
+        let Some(table) = table.as_table_like() else { return Vec::new() };
+        table
+            .iter()
+            .filter_map(|(k, _)| self.get(profile, k).map(|v| (k.to_string(), v)))
+            .collect()
+    }
+
+    /// Set `key = "val"` in a profile, creating the profile table when missing.
+    pub fn set(&mut self, profile: &str, key: &str, val: &str) {
+        let table = self.profile_table_mut(profile);
+        match table.get_mut(key) {
+            Some(item) if item.is_value() => {
+                // Keep the key's decoration (comments, spacing) and replace only the value.
+                let decor = item.as_value().map(|v| v.decor().clone());
+                let mut new = toml_edit::Value::from(val);
+                if let Some(decor) = decor {
+                    *new.decor_mut() = decor;
+                }
+                *item = Item::Value(new);
+            }
+            _ => {
+                table.insert(key, value(val));
+            }
+        }
+    }
+
+    /// Remove a key from a profile; returns whether it was there.
+    pub fn remove(&mut self, profile: &str, key: &str) -> bool {
+        self.doc
+            .get_mut("profiles")
+            .and_then(|p| p.get_mut(profile))
+            .and_then(|t| t.as_table_like_mut())
+            .and_then(|t| t.remove(key))
+            .is_some()
+    }
+
+    /// Make a profile the active one.
+    pub fn set_active(&mut self, profile: &str) {
+        match self.doc.get_mut("active") {
+            Some(item) if item.is_value() => {
+                let decor = item.as_value().map(|v| v.decor().clone());
+                let mut new = toml_edit::Value::from(profile);
+                if let Some(decor) = decor {
+                    *new.decor_mut() = decor;
+                }
+                *item = Item::Value(new);
+            }
+            _ => {
+                // `active` must precede the tables; inserting into the root table does that.
+                self.doc.insert("active", value(profile));
+            }
+        }
+    }
+
+    /// Make sure a profile table exists (empty if new).
+    pub fn ensure_profile(&mut self, profile: &str) {
+        self.profile_table_mut(profile);
+    }
+
+    fn profile_table_mut(&mut self, profile: &str) -> &mut Table {
+        let profiles = self.doc.entry("profiles").or_insert_with(|| {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            Item::Table(t)
+        });
+        let profiles = profiles.as_table_mut().expect("checked to be a table at load");
+        let entry = profiles.entry(profile).or_insert_with(|| Item::Table(Table::new()));
+        entry.as_table_mut().expect("profile entries are tables")
+    }
+
+    /// The document as text.
+    pub fn render(&self) -> String {
+        self.doc.to_string()
+    }
+
+    /// Write the file atomically with mode 0600 (temp file in the same directory, then rename),
+    /// creating the directory when missing.
+    pub fn save(&self) -> Result<()> {
+        write_atomic(&self.path, self.render().as_bytes())
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same directory (mode 0600), fsync, then
+/// rename over the target. On any failure the old file is left as it was.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("profiles.toml");
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        }
+        if std::env::var_os("PF_TEST_FAIL_RENAME").is_some() {
+            // Test hook: simulate a crash between write and rename.
+            return Err(std::io::Error::other("rename failed (PF_TEST_FAIL_RENAME)"));
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(format!("cannot write {}", path.display()), e));
+    }
+    Ok(())
+}

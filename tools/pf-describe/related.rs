@@ -1,0 +1,55 @@
+//! The related objects each kind is described with.
+
+use pf_common::paging::Pages;
+use pf_common::refs::str_field;
+use pf_common::{Client, Result};
+use serde_json::{Value, json};
+
+use crate::Kind;
+
+/// Add the related fields of `kind` to `object` (after the API's own fields).
+pub fn add(client: &Client, kind: Kind, mut object: Value) -> Result<Value> {
+    let id = str_field(&object, "id").to_string();
+    match kind {
+        Kind::Flow => {
+            let body = json!({ "flows": { "id": { "any_": [id] } }, "sort": "NAME_ASC" });
+            let mut deployments = Vec::new();
+            for page in Pages::new(client, "deployments/filter", body, None) {
+                deployments.extend(page?);
+            }
+            object["deployments"] = Value::Array(deployments);
+        }
+        Kind::FlowRun => {
+            let flow = client.get(&format!("flows/{}", str_field(&object, "flow_id")))?;
+            object["flow_name"] = flow.get("name").cloned().unwrap_or(Value::Null);
+            object["deployment_name"] = match object.get("deployment_id").and_then(Value::as_str) {
+                Some(deployment_id) => match client.get(&format!("deployments/{deployment_id}")) {
+                    Ok(d) => d.get("name").cloned().unwrap_or(Value::Null),
+                    // A deleted deployment leaves its id on old runs.
+                    Err(pf_common::Error::Client { status: 404, .. }) => Value::Null,
+                    Err(e) => return Err(e),
+                },
+                None => Value::Null,
+            };
+            object["state_history"] = state_history(client, "flow_run_states", "flow_run_id", &id)?;
+        }
+        Kind::TaskRun => {
+            object["state_history"] = state_history(client, "task_run_states", "task_run_id", &id)?;
+        }
+        Kind::Deployment => {
+            let flow = client.get(&format!("flows/{}", str_field(&object, "flow_id")))?;
+            object["flow_name"] = flow.get("name").cloned().unwrap_or(Value::Null);
+        }
+    }
+    Ok(object)
+}
+
+/// Every state a run went through, oldest first.
+pub fn state_history(client: &Client, path: &str, key: &str, id: &str) -> Result<Value> {
+    let mut states = match client.get(&format!("{path}/?{key}={id}"))? {
+        Value::Array(states) => states,
+        _ => Vec::new(),
+    };
+    states.sort_by(|a, b| str_field(a, "timestamp").cmp(str_field(b, "timestamp")));
+    Ok(Value::Array(states))
+}

@@ -1,0 +1,41 @@
+//! pf-get: list Prefect objects as a table on a terminal, NDJSON in a pipe.
+
+mod kinds;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pf_common::cli::{ConnectionArgs, OutputArgs};
+
+/// List Prefect objects: a table on a terminal, NDJSON (or TSV) in a pipe.
+///
+/// Filters run on the server. `--all` walks every page (200 at a time) and prints each page as
+/// it arrives.
+#[derive(Debug, Parser)]
+#[command(name = "pf-get", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(subcommand)]
+    kind: kinds::Kind,
+}
+
+const EXAMPLES: &str = "Examples:
+  pf-get flow-runs --state failed --since 1d
+  pf-get flow-runs --all --jq 'select(.total_run_time > 600) | .name'
+  pf-get deployments --flow etl -o tsv --header
+  pf-get flow-runs --state failed --since 1d | pf-state retry";
+
+fn main() -> ExitCode {
+    pf_common::cli::run(|cli: Cli| -> anyhow::Result<i32> {
+        let listing = cli.kind.listing_settings()?;
+        let mut printer = cli.output.printer()?;
+        let client = cli.connection.client()?;
+        let listing = listing.into_listing(&client)?;
+        pf_common::listing::print_listing(&client, &mut printer, listing)?;
+        Ok(0)
+    })
+}
+
