@@ -178,7 +178,9 @@ fn flow_run_filters_select_on_the_server() {
     assert!(!started.contains(&id(&f.scheduled)), "a scheduled run has not started");
     assert_eq!(select(&["--since", "1h", "--until", "1h"]).len(), 0);
     assert_eq!(select(&["--since", "1h"]).len(), 4, "the scheduled run starts in a day");
-    assert_eq!(select(&["--until", "1m"]), set(&[&f.completed, &f.failed, &f.deployed_run]));
+    let in_an_hour = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string();
+    assert_eq!(select(&["--until", &in_an_hour]), set(&[&f.completed, &f.failed, &f.deployed_run]));
+    assert_eq!(select(&["--until", "1m"]).len(), 0, "all were created within the last minute");
     assert_eq!(select(&["--since", "2h", "--started", "--tag", "etl"]), set(&[&f.completed, &f.failed]));
     assert!(!select(&["--since", "2h", "--started"]).contains(&id(&f.scheduled)));
     assert_eq!(select(&["--name", f.completed["name"].as_str().unwrap()]), set(&[&f.completed]));
