@@ -19,6 +19,7 @@ pub mod filters;
 pub mod input;
 pub mod jq;
 pub mod listing;
+pub mod logs;
 pub mod model;
 pub mod output;
 pub mod paging;
