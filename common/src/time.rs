@@ -149,7 +149,7 @@ pub fn relative_age(ts: Timestamp, now: Timestamp) -> String {
 /// assert_eq!(pf_common::time::hms(3725.6), "01:02:05");
 /// ```
 pub fn hms(seconds: f64) -> String {
-    let total = seconds.max(0.0).round() as u64;
+    let total = seconds.max(0.0).floor() as u64;
     format!("{:02}:{:02}:{:02}", total / 3600, (total / 60) % 60, total % 60)
 }
 
