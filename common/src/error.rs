@@ -8,6 +8,7 @@
 //! | 3 | authentication / authorization (401/403) |
 //! | 4 | not found or another client error (404/409/422) |
 //! | 5 | server error (5xx after retries) |
+//! | 6 | timed out waiting (`--timeout` of a watch) |
 //! | 7 | network: cannot connect, timeout, TLS (after retries) |
 
 use std::fmt;
@@ -24,6 +25,8 @@ pub const EXIT_AUTH: i32 = 3;
 pub const EXIT_NOT_FOUND: i32 = 4;
 /// Exit code for 5xx after retries.
 pub const EXIT_SERVER: i32 = 5;
+/// Exit code when a wait (`pf-run --watch --timeout`) ran out of time.
+pub const EXIT_TIMEOUT: i32 = 6;
 /// Exit code for connection failures, timeouts and TLS errors after retries.
 pub const EXIT_NETWORK: i32 = 7;
 
@@ -77,6 +80,9 @@ pub enum Error {
     /// The operation ran but did not succeed: a run ended FAILED, a REF of a batch failed (exit 1).
     #[error("{0}")]
     Failed(String),
+    /// A wait (`--timeout`) ran out before the awaited thing happened (exit 6).
+    #[error("{0}")]
+    Timeout(String),
     /// Configuration (profiles.toml, environment) is unusable (exit 2).
     #[error("{0}")]
     Config(String),
@@ -123,6 +129,7 @@ impl Error {
             Error::Client { .. } => EXIT_NOT_FOUND,
             Error::Server { .. } => EXIT_SERVER,
             Error::Network { .. } => EXIT_NETWORK,
+            Error::Timeout(_) => EXIT_TIMEOUT,
             Error::Failed(_) | Error::Io { .. } => EXIT_FAILED,
         }
     }

@@ -10,6 +10,8 @@
 //! - [`output`], [`jq`], [`time`]: table / ndjson / json / tsv, `--jq`, ages and durations
 //! - [`cli`]: shared flags and the run wrapper
 //! - [`model`]: what the tools know about Prefect objects (states, columns)
+//! - [`params`]: `KEY=JSON` flags and parameter checks against a flow's schema
+//! - [`runs`]: creating flow runs (idempotently) and watching their states and logs
 
 pub mod cli;
 pub mod client;
@@ -23,8 +25,10 @@ pub mod logs;
 pub mod model;
 pub mod output;
 pub mod paging;
+pub mod params;
 pub mod profiles;
 pub mod refs;
+pub mod runs;
 pub mod tables;
 pub mod time;
 

@@ -1,0 +1,403 @@
+//! Waiting for a run: the loop that polls its states and logs (and the child process that
+//! executes it, if any), survives a lost server connection, honours --timeout and Ctrl-C, and
+//! shows what happens: a live line of states and the logs on a terminal, NDJSON events in a pipe.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use pf_common::cli::warn;
+use pf_common::output::{Cell, Format, Printer, Style, stdout_is_terminal};
+use pf_common::refs::str_field;
+use pf_common::runs::{Created, RunWatcher, set_state};
+use pf_common::{Client, Error, logs, model};
+use serde_json::{Map, Value, json};
+
+use crate::plan::Plan;
+use crate::python::Execution;
+
+const TOOL: &str = "pf-run";
+/// How often the API is polled.
+const POLL: Duration = Duration::from_secs(1);
+/// How long a watch keeps retrying a server it cannot reach.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
+
+/// How a waited-for run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It reached this terminal state.
+    Ended(Value),
+    /// pf-run was interrupted (SIGINT/SIGTERM) first.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The exit code: 0 only for COMPLETED, 130 when interrupted, else 1 (reported on stderr).
+    pub fn exit_code(&self, run: &Value) -> i32 {
+        match self {
+            Outcome::Interrupted => 130,
+            Outcome::Ended(state) if str_field(state, "type") == "COMPLETED" => 0,
+            Outcome::Ended(state) => {
+                let message = state.get("message").and_then(Value::as_str).filter(|m| !m.is_empty());
+                let reason = message.map(|m| format!(": {m}")).unwrap_or_default();
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{TOOL}: error: flow run '{}' ended {}{reason}",
+                    str_field(run, "name"),
+                    str_field(state, "name")
+                );
+                pf_common::error::EXIT_FAILED
+            }
+        }
+    }
+}
+
+static INTERRUPTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Catch SIGINT/SIGTERM from here on: pf-run then stops what it started before exiting.
+pub fn catch_interrupts() -> Result<(), Error> {
+    let flag = Arc::new(AtomicBool::new(false));
+    if INTERRUPTED.set(flag.clone()).is_ok() {
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+            .map_err(|e| Error::Failed(format!("cannot handle signals: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Whether SIGINT/SIGTERM arrived.
+pub fn interrupted() -> bool {
+    INTERRUPTED.get().is_some_and(|f| f.load(Ordering::SeqCst))
+}
+
+/// Sleep until `until` in short steps; false when interrupted first.
+pub fn sleep_until(until: Instant) -> bool {
+    while Instant::now() < until {
+        if interrupted() {
+            return false;
+        }
+        std::thread::sleep(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)));
+    }
+    !interrupted()
+}
+
+/// Wait for a run to end, polling the API (and `execution`, the child running it, if any).
+pub fn supervise(
+    client: &Client,
+    plan: &Plan,
+    run: &Value,
+    mut execution: Option<&mut dyn Execution>,
+    display: &mut Display,
+) -> Result<Outcome, Error> {
+    let run_id = str_field(run, "id").to_string();
+    let mut watcher = RunWatcher::new(&run_id, plan.shows_events() && plan.logs);
+    let deadline = plan.timeout.map(|t| Instant::now() + t);
+    let mut ended_how: Option<String> = None;
+    let mut connection = Connection::default();
+    let mut next_poll = Instant::now();
+    loop {
+        if interrupted() {
+            display.finish()?;
+            let stopped_here = execution.is_some() && ended_how.is_none();
+            stop(client, &run_id, execution, "pf-run was interrupted")?;
+            let _ = writeln!(std::io::stderr(), "{TOOL}: interrupted; {}", after_stop(client, run, stopped_here));
+            return Ok(Outcome::Interrupted);
+        }
+        let mut just_ended = false;
+        if ended_how.is_none()
+            && let Some(exec) = execution.as_deref_mut()
+            && let Some(how) = exec.finished()?
+        {
+            ended_how = Some(how);
+            just_ended = true;
+        }
+        if just_ended || Instant::now() >= next_poll {
+            next_poll = Instant::now() + POLL;
+            match poll(client, &mut watcher, display) {
+                Ok(()) => connection.up(),
+                Err(e) => connection.down(e)?,
+            }
+            if let Some(how) = &ended_how
+                && connection.is_up()
+            {
+                // The process that ran it is gone: its logs are flushed, and a run it left
+                // unfinished is marked FAILED rather than left Running.
+                if watcher.final_state().is_none() {
+                    let message = format!("{how} before reporting a final state");
+                    set_state(client, &run_id, json!({"type": "FAILED", "message": message}), true)?;
+                    next_poll = Instant::now();
+                } else {
+                    watcher.logs_complete();
+                }
+            }
+        }
+        if watcher.is_done() {
+            display.finish()?;
+            return Ok(Outcome::Ended(watcher.final_state().cloned().unwrap_or(Value::Null)));
+        }
+        if let Some(deadline) = deadline
+            && Instant::now() >= deadline
+        {
+            display.finish()?;
+            let waited = pf_common::time::hms(plan.timeout.unwrap_or_default().as_secs_f64());
+            if execution.is_some() && ended_how.is_none() {
+                stop(client, &run_id, execution, "pf-run --timeout ran out")?;
+                return Err(Error::Timeout(format!(
+                    "flow run '{}' did not finish within {waited}; it was cancelled",
+                    str_field(run, "name")
+                )));
+            }
+            let state = watcher.latest_state().map(|s| str_field(s, "name").to_string()).unwrap_or_default();
+            return Err(Error::Timeout(format!(
+                "timed out after {waited} waiting for flow run '{}' (still {state})",
+                str_field(run, "name")
+            )));
+        }
+        if !sleep_until(Instant::now() + Duration::from_millis(100)) {
+            continue;
+        }
+    }
+}
+
+fn after_stop(client: &Client, run: &Value, stopped_here: bool) -> String {
+    let name = str_field(run, "name");
+    let state = client
+        .get(&format!("flow_runs/{}", str_field(run, "id")))
+        .map(|r| str_field(&r, "state_name").to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    if stopped_here { format!("flow run '{name}' is {state}") } else { format!("flow run '{name}' goes on ({state})") }
+}
+
+/// Stop a run this pf-run executes: end the child (the engine may report CRASHED), then mark the
+/// run CANCELLED unless it already ended by itself. A run pf-run only watches is left alone.
+fn stop(client: &Client, run_id: &str, execution: Option<&mut dyn Execution>, why: &str) -> Result<(), Error> {
+    let Some(exec) = execution else { return Ok(()) };
+    if exec.finished()?.is_none() {
+        exec.terminate();
+    }
+    let run = client.get(&format!("flow_runs/{run_id}"))?;
+    let state_type = str_field(&run, "state_type");
+    if !matches!(state_type, "COMPLETED" | "FAILED" | "CANCELLED") {
+        set_state(client, run_id, json!({"type": "CANCELLED", "message": why}), true)?;
+    }
+    Ok(())
+}
+
+fn poll(client: &Client, watcher: &mut RunWatcher, display: &mut Display) -> Result<(), Error> {
+    let states = watcher.poll_states(client)?;
+    let logs = watcher.poll_logs(client)?;
+    display.logs(&logs)?;
+    display.states(watcher.run_id(), &states)
+}
+
+/// Tracks a lost server: reported once, retried with backoff, given up after [`GIVE_UP_AFTER`].
+#[derive(Default)]
+struct Connection {
+    down_since: Option<Instant>,
+    failures: u32,
+}
+
+impl Connection {
+    fn up(&mut self) {
+        if self.down_since.take().is_some() {
+            warn(TOOL, "connection to the server is back");
+        }
+        self.failures = 0;
+    }
+
+    fn is_up(&self) -> bool {
+        self.down_since.is_none()
+    }
+
+    fn down(&mut self, error: Error) -> Result<(), Error> {
+        if !matches!(error, Error::Network { .. } | Error::Server { .. }) {
+            return Err(error);
+        }
+        let since = *self.down_since.get_or_insert_with(|| {
+            warn(TOOL, format!("{error}; retrying"));
+            Instant::now()
+        });
+        if since.elapsed() > GIVE_UP_AFTER {
+            return Err(error);
+        }
+        self.failures += 1;
+        let backoff = Duration::from_millis(500 * 2u64.pow(self.failures.min(5))).min(Duration::from_secs(10));
+        sleep_until(Instant::now() + backoff);
+        Ok(())
+    }
+}
+
+/// What pf-run prints: the run, then (with --watch) its states and logs.
+pub struct Display<'p> {
+    printer: &'p mut Printer,
+    mode: Mode,
+    run_name: String,
+    trail: Vec<(String, Style)>,
+    live_drawn: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `--quiet`: the id only.
+    Quiet,
+    /// A table on a terminal: a live line of states, logs above it.
+    Live,
+    /// `-o table` elsewhere: a line per state change, logs as lines.
+    Lines,
+    /// ndjson/json/tsv/--jq: the run object, then one event object per state and log record.
+    Objects,
+}
+
+/// Table columns of the created run.
+const RUN_COLUMNS: &[&str] = &["NAME", "ID", "STATE", "DEPLOYMENT", "RUN"];
+
+impl<'p> Display<'p> {
+    pub fn new(plan: &Plan, printer: &'p mut Printer) -> Self {
+        let mode = match (plan.quiet, printer.needs_cells() && printer.format() == Format::Table) {
+            (true, _) => Mode::Quiet,
+            (false, true) if stdout_is_terminal() => Mode::Live,
+            (false, true) => Mode::Lines,
+            (false, false) => Mode::Objects,
+        };
+        printer.columns(if mode == Mode::Objects { &["EVENT", "TIME", "TYPE", "TEXT"] } else { RUN_COLUMNS });
+        Display { printer, mode, run_name: String::new(), trail: Vec::new(), live_drawn: false }
+    }
+
+    /// Print the created (or found) run: its id with --quiet, else the API object with
+    /// `deployment_name` and `outcome` ("created" / "existing") added after the API's fields.
+    pub fn run(&mut self, created: &Created, deployment_name: Option<&str>) -> Result<(), Error> {
+        self.run_name = str_field(&created.run, "name").to_string();
+        self.trail.clear();
+        let mut object = created.run.clone();
+        object["deployment_name"] = json!(deployment_name);
+        object["outcome"] = json!(if created.created { "created" } else { "existing" });
+        match self.mode {
+            Mode::Quiet => self.printer.line(str_field(&object, "id")),
+            Mode::Objects if self.printer.format() == Format::Tsv => self.printer.object(&object, |o| {
+                vec![
+                    Cell::Text("run".into()),
+                    Cell::Text(str_field(o, "id").into()),
+                    Cell::Text(str_field(o, "state_type").into()),
+                    Cell::Text(str_field(o, "name").into()),
+                ]
+            }),
+            _ => self.printer.object(&object, |o| {
+                vec![
+                    Cell::from_json(o.get("name")),
+                    Cell::from_json(o.get("id")),
+                    model::state_cell(o),
+                    Cell::from_json(o.get("deployment_name")),
+                    Cell::from_json(o.get("outcome")),
+                ]
+            }),
+        }
+    }
+
+    fn states(&mut self, run_id: &str, states: &[Value]) -> Result<(), Error> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        match self.mode {
+            Mode::Quiet => Ok(()),
+            Mode::Objects => {
+                for state in states {
+                    let mut event = Map::new();
+                    event.insert("event".into(), json!("state"));
+                    event.insert("flow_run_id".into(), json!(run_id));
+                    if let Value::Object(fields) = state {
+                        event.extend(fields.clone());
+                    }
+                    self.printer.object(&Value::Object(event), |e| {
+                        event_cells(e, str_field(e, "type"), str_field(e, "name"))
+                    })?;
+                }
+                Ok(())
+            }
+            Mode::Live | Mode::Lines => {
+                for state in states {
+                    let style = Style::for_state_type(str_field(state, "type"));
+                    self.trail.push((str_field(state, "name").to_string(), style));
+                }
+                if self.mode == Mode::Live { self.draw_live() } else { self.printer.line(&self.trail_text()) }
+            }
+        }
+    }
+
+    fn logs(&mut self, records: &[Value]) -> Result<(), Error> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        match self.mode {
+            Mode::Quiet => Ok(()),
+            Mode::Objects => {
+                for record in records {
+                    let mut event = Map::new();
+                    event.insert("event".into(), json!("log"));
+                    if let Value::Object(fields) = record {
+                        event.extend(fields.clone());
+                    }
+                    self.printer.object(&Value::Object(event), |e| {
+                        let level = logs::level_name(e.get("level").and_then(Value::as_u64).unwrap_or(0));
+                        event_cells(e, &level, str_field(e, "message"))
+                    })?;
+                }
+                Ok(())
+            }
+            Mode::Live | Mode::Lines => {
+                self.clear_live()?;
+                let color = self.printer.color();
+                for record in records {
+                    self.printer.line(&logs::log_line(record, color))?;
+                }
+                if self.mode == Mode::Live { self.draw_live() } else { Ok(()) }
+            }
+        }
+    }
+
+    fn trail_text(&self) -> String {
+        let color = self.printer.color();
+        let states: Vec<String> = self.trail.iter().map(|(name, style)| style.paint(name, color)).collect();
+        format!("{}: {}", self.run_name, states.join(" -> "))
+    }
+
+    fn draw_live(&mut self) -> Result<(), Error> {
+        let text = self.trail_text();
+        let mut out = std::io::stdout().lock();
+        write!(out, "\r\x1b[K{text}").and_then(|()| out.flush()).map_err(|e| Error::io("cannot write to stdout", e))?;
+        self.live_drawn = true;
+        Ok(())
+    }
+
+    fn clear_live(&mut self) -> Result<(), Error> {
+        if self.live_drawn {
+            let mut out = std::io::stdout().lock();
+            write!(out, "\r\x1b[K").and_then(|()| out.flush()).map_err(|e| Error::io("cannot write to stdout", e))?;
+            self.live_drawn = false;
+        }
+        Ok(())
+    }
+
+    /// End the live line and flush (a JSON array is closed here).
+    pub fn finish(&mut self) -> Result<(), Error> {
+        if self.live_drawn {
+            self.live_drawn = false;
+            self.printer.line("")?;
+        }
+        Ok(())
+    }
+
+    /// Close the output (the JSON array of `-o json`).
+    pub fn close(&mut self) -> Result<(), Error> {
+        self.finish()?;
+        if self.mode == Mode::Objects { self.printer.finish() } else { Ok(()) }
+    }
+}
+
+fn event_cells(event: &Value, kind: &str, text: &str) -> Vec<Cell> {
+    vec![
+        Cell::Text(str_field(event, "event").into()),
+        Cell::time(event.get("timestamp")),
+        Cell::Text(kind.into()),
+        Cell::Text(text.into()),
+    ]
+}
