@@ -2,8 +2,10 @@
 
 mod fixture;
 mod harness;
+mod worker;
 
 mod describe;
 mod faults;
 mod get;
 mod man;
+mod run;

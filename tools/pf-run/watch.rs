@@ -113,7 +113,7 @@ pub fn supervise(
         }
         if just_ended || Instant::now() >= next_poll {
             next_poll = Instant::now() + POLL;
-            match poll(client, &mut watcher, display) {
+            match poll(client, &mut watcher, plan.shows_events().then_some(&mut *display)) {
                 Ok(()) => connection.up(),
                 Err(e) => connection.down(e)?,
             }
@@ -183,11 +183,16 @@ fn stop(client: &Client, run_id: &str, execution: Option<&mut dyn Execution>, wh
     Ok(())
 }
 
-fn poll(client: &Client, watcher: &mut RunWatcher, display: &mut Display) -> Result<(), Error> {
+fn poll(client: &Client, watcher: &mut RunWatcher, display: Option<&mut Display>) -> Result<(), Error> {
     let states = watcher.poll_states(client)?;
     let logs = watcher.poll_logs(client)?;
-    display.logs(&logs)?;
-    display.states(watcher.run_id(), &states)
+    match display {
+        Some(display) => {
+            display.logs(&logs)?;
+            display.states(watcher.run_id(), &states)
+        }
+        None => Ok(()),
+    }
 }
 
 /// Tracks a lost server: reported once, retried with backoff, given up after [`GIVE_UP_AFTER`].
