@@ -50,6 +50,15 @@ pub enum StateSelector {
     Name(String),
 }
 
+impl StateSelector {
+    /// The type or name itself.
+    pub fn value(&self) -> &str {
+        match self {
+            StateSelector::Type(v) | StateSelector::Name(v) => v,
+        }
+    }
+}
+
 /// Parse `--state` values (case-insensitive type or name). Unknown values are a usage error
 /// listing what is accepted.
 ///
@@ -89,26 +98,11 @@ pub fn state_filter(states: &[StateSelector]) -> Option<Value> {
     if states.is_empty() {
         return None;
     }
-    let types: Vec<&str> = states
+    let (types, names): (Vec<&StateSelector>, Vec<&StateSelector>) = states
         .iter()
-        .filter_map(|s| {
-            if let StateSelector::Type(t) = s {
-                Some(t.as_str())
-            } else {
-                None
-            }
-        })
-        .collect();
-    let names: Vec<&str> = states
-        .iter()
-        .filter_map(|s| {
-            if let StateSelector::Name(n) = s {
-                Some(n.as_str())
-            } else {
-                None
-            }
-        })
-        .collect();
+        .partition(|s| matches!(s, StateSelector::Type(_)));
+    let types: Vec<&str> = types.into_iter().map(StateSelector::value).collect();
+    let names: Vec<&str> = names.into_iter().map(StateSelector::value).collect();
     let mut filter = serde_json::Map::new();
     if !types.is_empty() {
         filter.insert("type".into(), serde_json::json!({ "any_": types }));

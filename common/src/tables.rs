@@ -11,6 +11,12 @@ fn text(object: &Value, key: &str) -> Cell {
     Cell::from_json(object.get(key))
 }
 
+/// When a run started, or (not started yet) when it is expected to.
+fn start_cell(run: &Value) -> Cell {
+    let start = run.get("start_time").filter(|v| !v.is_null());
+    Cell::time(start.or_else(|| run.get("expected_start_time")))
+}
+
 /// Columns of flows.
 pub const FLOW_COLUMNS: &[&str] = &["NAME", "ID", "TAGS", "AGE"];
 
@@ -37,16 +43,12 @@ pub const FLOW_RUN_COLUMNS: &[&str] = &[
 
 /// A flow run's row (the flow name comes from the page's join).
 pub fn flow_run_row(run: &Value, joined: &Joined) -> Vec<Cell> {
-    let start = run
-        .get("start_time")
-        .filter(|v| !v.is_null())
-        .or_else(|| run.get("expected_start_time"));
     vec![
         text(run, "name"),
         Cell::Text(joined.flow_name(run)),
         state_cell(run),
         Cell::age(run.get("created")),
-        Cell::time(start),
+        start_cell(run),
         Cell::Duration(run_duration(run)),
         text(run, "id"),
     ]
@@ -102,15 +104,11 @@ pub const TASK_RUN_COLUMNS: &[&str] = &[
 
 /// A task run's row.
 pub fn task_run_row(task_run: &Value, _: &Joined) -> Vec<Cell> {
-    let start = task_run
-        .get("start_time")
-        .filter(|v| !v.is_null())
-        .or_else(|| task_run.get("expected_start_time"));
     vec![
         text(task_run, "name"),
         state_cell(task_run),
         Cell::age(task_run.get("created")),
-        Cell::time(start),
+        start_cell(task_run),
         Cell::Duration(run_duration(task_run)),
         text(task_run, "flow_run_id"),
         text(task_run, "id"),
