@@ -185,10 +185,20 @@ pub fn log_line(record: &Value, color: bool) -> String {
         .get("timestamp")
         .and_then(Value::as_str)
         .and_then(parse_api_time)
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).strftime("%H:%M:%S").to_string())
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%H:%M:%S")
+                .to_string()
+        })
         .unwrap_or_default();
     let level = level_name(record.get("level").and_then(Value::as_u64).unwrap_or(0));
-    let message = record.get("message").and_then(Value::as_str).unwrap_or_default();
+    let message = record
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let style = crate::output::Style::for_log_level(&level);
-    format!("{time} {} {message}", style.paint(&format!("{level:<8}"), color))
+    format!(
+        "{time} {} {message}",
+        style.paint(&format!("{level:<8}"), color)
+    )
 }

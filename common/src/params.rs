@@ -51,18 +51,23 @@ pub fn parse_key_json_map(items: &[String], flag: &str) -> Result<Map<String, Va
 pub fn read_param_file(path: &str) -> Result<Map<String, Value>> {
     let text = if path == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| Error::io("cannot read parameters from stdin", e))?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io("cannot read parameters from stdin", e))?;
         text
     } else {
-        std::fs::read_to_string(path).map_err(|e| {
-            Error::usage(format!("cannot read parameter file '{path}': {e}"))
-        })?
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::usage(format!("cannot read parameter file '{path}': {e}")))?
     };
     let shown = if path == "-" { "stdin" } else { path };
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::usage(format!("parameters in {shown} must be a JSON object"))),
-        Err(e) => Err(Error::usage(format!("parameters in {shown} are not valid JSON: {e}"))),
+        Ok(_) => Err(Error::usage(format!(
+            "parameters in {shown} must be a JSON object"
+        ))),
+        Err(e) => Err(Error::usage(format!(
+            "parameters in {shown} are not valid JSON: {e}"
+        ))),
     }
 }
 
@@ -91,17 +96,28 @@ pub fn merge_params(layers: impl IntoIterator<Item = Map<String, Value>>) -> Map
 /// let wrong = json!({"n": "three"}).as_object().unwrap().clone();
 /// assert!(check_params(&schema, &wrong, &Default::default()).unwrap_err().to_string().contains("'n'"));
 /// ```
-pub fn check_params(schema: &Value, params: &Map<String, Value>, defaults: &Map<String, Value>) -> Result<()> {
+pub fn check_params(
+    schema: &Value,
+    params: &Map<String, Value>,
+    defaults: &Map<String, Value>,
+) -> Result<()> {
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
         return Ok(());
     };
     let known = || {
         let names: Vec<&str> = properties.keys().map(String::as_str).collect();
-        if names.is_empty() { "the flow takes no parameters".to_string() } else { format!("known: {}", names.join(", ")) }
+        if names.is_empty() {
+            "the flow takes no parameters".to_string()
+        } else {
+            format!("known: {}", names.join(", "))
+        }
     };
     for (name, value) in params {
         let Some(property) = properties.get(name) else {
-            return Err(Error::usage_hint(format!("unknown parameter '{name}'"), known()));
+            return Err(Error::usage_hint(
+                format!("unknown parameter '{name}'"),
+                known(),
+            ));
         };
         if let Err(expected) = (Checker { root: schema }).check(property, value, 0) {
             return Err(Error::usage(format!(
@@ -137,7 +153,12 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     /// Ok, or what was expected ("an integer").
-    fn check(&self, schema: &Value, value: &Value, depth: usize) -> std::result::Result<(), String> {
+    fn check(
+        &self,
+        schema: &Value,
+        value: &Value,
+        depth: usize,
+    ) -> std::result::Result<(), String> {
         if depth > 32 {
             return Ok(());
         }
@@ -149,12 +170,21 @@ impl Checker<'_> {
         }
         for key in ["anyOf", "oneOf"] {
             if let Some(options) = schema.get(key).and_then(Value::as_array) {
-                if options.iter().any(|o| self.check(o, value, depth + 1).is_ok()) {
+                if options
+                    .iter()
+                    .any(|o| self.check(o, value, depth + 1).is_ok())
+                {
                     break;
                 }
-                let expected: Vec<String> =
-                    options.iter().filter_map(|o| self.check(o, value, depth + 1).err()).collect();
-                return Err(if expected.is_empty() { "one of the allowed types".into() } else { join_or(&expected) });
+                let expected: Vec<String> = options
+                    .iter()
+                    .filter_map(|o| self.check(o, value, depth + 1).err())
+                    .collect();
+                return Err(if expected.is_empty() {
+                    "one of the allowed types".into()
+                } else {
+                    join_or(&expected)
+                });
             }
         }
         if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
@@ -186,14 +216,17 @@ impl Checker<'_> {
         }
         if let (Some(items), Value::Array(values)) = (schema.get("items"), value) {
             for (i, item) in values.iter().enumerate() {
-                self.check(items, item, depth + 1).map_err(|e| format!("a list whose item {i} is {e}"))?;
+                self.check(items, item, depth + 1)
+                    .map_err(|e| format!("a list whose item {i} is {e}"))?;
             }
         }
-        if let (Some(properties), Value::Object(fields)) = (schema.get("properties").and_then(Value::as_object), value)
+        if let (Some(properties), Value::Object(fields)) =
+            (schema.get("properties").and_then(Value::as_object), value)
         {
             for (key, field) in fields {
                 if let Some(property) = properties.get(key) {
-                    self.check(property, field, depth + 1).map_err(|e| format!("an object whose '{key}' is {e}"))?;
+                    self.check(property, field, depth + 1)
+                        .map_err(|e| format!("an object whose '{key}' is {e}"))?;
                 }
             }
         }
@@ -202,15 +235,18 @@ impl Checker<'_> {
 
     fn resolve(&self, reference: &str) -> Option<&Value> {
         let path = reference.strip_prefix("#/")?;
-        path.split('/').try_fold(self.root, |node, key| node.get(key))
+        path.split('/')
+            .try_fold(self.root, |node, key| node.get(key))
     }
 }
 
 fn check_type(expected: &str, value: &Value) -> std::result::Result<(), String> {
     let ok = match expected {
-        "integer" => value.as_i64().is_some()
-            || value.as_u64().is_some()
-            || value.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "integer" => {
+            value.as_i64().is_some()
+                || value.as_u64().is_some()
+                || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         "number" => value.is_number(),
         "string" => value.is_string(),
         "boolean" => value.is_boolean(),
@@ -219,7 +255,11 @@ fn check_type(expected: &str, value: &Value) -> std::result::Result<(), String> 
         "null" => value.is_null(),
         _ => true,
     };
-    if ok { Ok(()) } else { Err(type_phrase(expected)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(type_phrase(expected))
+    }
 }
 
 fn type_phrase(t: &str) -> String {
@@ -246,7 +286,13 @@ fn join_or(items: &[String]) -> String {
         None => String::new(),
         Some((last, [])) => last.to_string(),
         Some((last, rest)) => {
-            format!("{} or {last}", rest.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+            format!(
+                "{} or {last}",
+                rest.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
     }
 }
@@ -290,7 +336,9 @@ mod tests {
     }
 
     fn error(value: Value) -> String {
-        check_params(&schema(), &params(value), &Map::new()).unwrap_err().to_string()
+        check_params(&schema(), &params(value), &Map::new())
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -302,11 +350,26 @@ mod tests {
 
     #[test]
     fn names_the_parameter_that_is_wrong() {
-        assert_eq!(error(json!({"count": "x"})), "parameter 'count' must be an integer, not a string \"x\"");
-        assert_eq!(error(json!({"count": 1, "names": [1]})), "parameter 'names' must be a list whose item 0 is a string, not a list [1]");
-        assert_eq!(error(json!({"count": 1, "when": 5})), "parameter 'when' must be a string or null, not a number 5");
-        assert_eq!(error(json!({"count": 1, "model": {"a": "b"}})), "parameter 'model' must be an object whose 'a' is an integer or null, not an object {\"a\":\"b\"}");
-        assert_eq!(error(json!({"count": 1, "cuont": 1})), "unknown parameter 'cuont'");
+        assert_eq!(
+            error(json!({"count": "x"})),
+            "parameter 'count' must be an integer, not a string \"x\""
+        );
+        assert_eq!(
+            error(json!({"count": 1, "names": [1]})),
+            "parameter 'names' must be a list whose item 0 is a string, not a list [1]"
+        );
+        assert_eq!(
+            error(json!({"count": 1, "when": 5})),
+            "parameter 'when' must be a string or null, not a number 5"
+        );
+        assert_eq!(
+            error(json!({"count": 1, "model": {"a": "b"}})),
+            "parameter 'model' must be an object whose 'a' is an integer or null, not an object {\"a\":\"b\"}"
+        );
+        assert_eq!(
+            error(json!({"count": 1, "cuont": 1})),
+            "unknown parameter 'cuont'"
+        );
         assert_eq!(error(json!({})), "missing required parameter: count");
     }
 

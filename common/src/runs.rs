@@ -66,14 +66,22 @@ pub fn resolve_deployment(client: &Client, reference: &str) -> Result<Deployment
             let flow_name = flow_name(client, str_field(&object, "flow_id"))?;
             Ok(Deployment { object, flow_name })
         }
-        1 => Ok(Deployment { object: found.remove(0), flow_name: reference.to_string() }),
+        1 => Ok(Deployment {
+            object: found.remove(0),
+            flow_name: reference.to_string(),
+        }),
         n => {
-            let names: Vec<String> =
-                found.iter().map(|d| format!("{reference}/{}", str_field(d, "name"))).collect();
+            let names: Vec<String> = found
+                .iter()
+                .map(|d| format!("{reference}/{}", str_field(d, "name")))
+                .collect();
             let more = if n >= 10 { " (and possibly more)" } else { "" };
             Err(Error::Client {
                 status: 0,
-                message: format!("flow '{reference}' has {n} deployments{more}: {}", names.join(", ")),
+                message: format!(
+                    "flow '{reference}' has {n} deployments{more}: {}",
+                    names.join(", ")
+                ),
                 hint: Some(format!("name one: -n {}", names[0])),
             })
         }
@@ -102,8 +110,16 @@ pub fn new_idempotency_key() -> String {
 
 /// Create a run of a deployment (`POST deployments/{id}/create_flow_run`). The body should
 /// carry an `idempotency_key`: only then is the request retried after a dropped connection.
-pub fn create_from_deployment(client: &Client, deployment_id: &str, body: Value) -> Result<Created> {
-    post_create(client, &format!("deployments/{deployment_id}/create_flow_run"), body)
+pub fn create_from_deployment(
+    client: &Client,
+    deployment_id: &str,
+    body: Value,
+) -> Result<Created> {
+    post_create(
+        client,
+        &format!("deployments/{deployment_id}/create_flow_run"),
+        body,
+    )
 }
 
 /// Create a run of a flow (`POST flow_runs/`), e.g. one that pf-run executes locally.
@@ -113,9 +129,16 @@ pub fn create_flow_run(client: &Client, body: Value) -> Result<Created> {
 
 fn post_create(client: &Client, path: &str, body: Value) -> Result<Created> {
     let keyed = body.get("idempotency_key").is_some_and(|k| k.is_string());
-    let response = client.send(Request::new(Method::Post, path).json(body).idempotent(keyed))?;
+    let response = client.send(
+        Request::new(Method::Post, path)
+            .json(body)
+            .idempotent(keyed),
+    )?;
     check_status(Method::Post, path, &response)?;
-    Ok(Created { run: response.json()?, created: response.status == 201 })
+    Ok(Created {
+        run: response.json()?,
+        created: response.status == 201,
+    })
 }
 
 /// A SCHEDULED state for `at` (the body of `state` in a create request).
@@ -126,7 +149,10 @@ pub fn scheduled_state(at: Timestamp) -> Value {
 /// Set a run's state (`POST flow_runs/{id}/set_state`); `force` skips orchestration rules.
 /// Returns the server's orchestration result (`status`: ACCEPT, REJECT, ABORT, WAIT).
 pub fn set_state(client: &Client, run_id: &str, state: Value, force: bool) -> Result<Value> {
-    client.post(&format!("flow_runs/{run_id}/set_state"), json!({ "state": state, "force": force }))
+    client.post(
+        &format!("flow_runs/{run_id}/set_state"),
+        json!({ "state": state, "force": force }),
+    )
 }
 
 /// Whether a state object's type is terminal.
@@ -137,7 +163,8 @@ pub fn is_terminal_state(state: &Value) -> bool {
 /// Whether a log record is the engine's last word on a run (`Finished in state …`), after
 /// which no more logs of the run are expected.
 pub fn is_final_log(record: &Value) -> bool {
-    str_field(record, "name") == "prefect.flow_runs" && str_field(record, "message").starts_with("Finished in state")
+    str_field(record, "name") == "prefect.flow_runs"
+        && str_field(record, "message").starts_with("Finished in state")
 }
 
 /// Logs of a run keep arriving after its final state (clients send them in batches, up to
@@ -160,8 +187,12 @@ pub struct RunWatcher {
 impl RunWatcher {
     /// Watch `run_id`; `with_logs` also hands out its log records.
     pub fn new(run_id: &str, with_logs: bool) -> Self {
-        let logs = with_logs
-            .then(|| LogPoller::new(LogQuery { flow_run_ids: vec![run_id.to_string()], ..LogQuery::default() }));
+        let logs = with_logs.then(|| {
+            LogPoller::new(LogQuery {
+                flow_run_ids: vec![run_id.to_string()],
+                ..LogQuery::default()
+            })
+        });
         RunWatcher {
             run_id: run_id.to_string(),
             seen_states: HashSet::new(),
@@ -188,8 +219,10 @@ impl RunWatcher {
         if let Some(last) = states.last() {
             self.latest = Some(last.clone());
         }
-        let fresh: Vec<Value> =
-            states.into_iter().filter(|s| self.seen_states.insert(str_field(s, "id").to_string())).collect();
+        let fresh: Vec<Value> = states
+            .into_iter()
+            .filter(|s| self.seen_states.insert(str_field(s, "id").to_string()))
+            .collect();
         match self.final_state() {
             Some(_) if self.ended_at.is_none() => self.ended_at = Some(Instant::now()),
             None => self.ended_at = None,
@@ -200,7 +233,9 @@ impl RunWatcher {
 
     /// New log records since the last call, oldest first (none when not watching logs).
     pub fn poll_logs(&mut self, client: &Client) -> Result<Vec<Value>> {
-        let Some(poller) = self.logs.as_mut() else { return Ok(Vec::new()) };
+        let Some(poller) = self.logs.as_mut() else {
+            return Ok(Vec::new());
+        };
         let fresh = poller.poll(client)?;
         if fresh.iter().any(is_final_log) {
             self.final_log_seen = true;

@@ -36,14 +36,26 @@ pub struct TestFlow {
 }
 
 /// Logs `hello NAME line I` for I in 1..=LINES (`name: str = "world"`, `lines: int = 3`).
-pub const HELLO: TestFlow = TestFlow { function: "hello", flow_name: "pf-hello" };
+pub const HELLO: TestFlow = TestFlow {
+    function: "hello",
+    flow_name: "pf-hello",
+};
 /// Logs `about to fail`, then raises: the run ends FAILED.
-pub const FAILS: TestFlow = TestFlow { function: "fails", flow_name: "pf-fails" };
+pub const FAILS: TestFlow = TestFlow {
+    function: "fails",
+    flow_name: "pf-fails",
+};
 /// Typed parameters `count: int`, `ratio: float = 1.0`, `names: list[str] = []`,
 /// `verbose: bool = False`; logs `params {json}`.
-pub const TYPED: TestFlow = TestFlow { function: "typed", flow_name: "pf-typed" };
+pub const TYPED: TestFlow = TestFlow {
+    function: "typed",
+    flow_name: "pf-typed",
+};
 /// Logs `sleeping`, sleeps `seconds: float = 30.0`, logs `woke up`.
-pub const SLEEPS: TestFlow = TestFlow { function: "sleeps", flow_name: "pf-sleeps" };
+pub const SLEEPS: TestFlow = TestFlow {
+    function: "sleeps",
+    flow_name: "pf-sleeps",
+};
 
 const ALL: [TestFlow; 4] = [HELLO, FAILS, TYPED, SLEEPS];
 
@@ -76,7 +88,15 @@ pub fn worker() -> &'static Worker {
         env.push(("PREFECT_LOGGING_LEVEL".into(), "INFO".into()));
         let prefect = venv_bin("prefect");
         let mut process = Supervised::start(
-            &[prefect.to_str().unwrap(), "worker", "start", "--pool", POOL, "--type", "process"],
+            &[
+                prefect.to_str().unwrap(),
+                "worker",
+                "start",
+                "--pool",
+                POOL,
+                "--type",
+                "process",
+            ],
             &env,
             &home,
             home.join("worker.log"),
@@ -85,8 +105,16 @@ pub fn worker() -> &'static Worker {
         let api = server.api();
         let deadline = Instant::now() + Duration::from_secs(120);
         while api.request("GET", &format!("work_pools/{POOL}"), None).0 != 200 {
-            assert!(process.is_running(), "the worker exited; log:\n{}", process.log_text());
-            assert!(Instant::now() < deadline, "the worker did not create its pool; log:\n{}", process.log_text());
+            assert!(
+                process.is_running(),
+                "the worker exited; log:\n{}",
+                process.log_text()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not create its pool; log:\n{}",
+                process.log_text()
+            );
             std::thread::sleep(Duration::from_millis(250));
         }
         Worker { process }
@@ -152,7 +180,11 @@ pub fn deploy(flow: &TestFlow, flow_name: &str, name: &str, pool: &str, extra: V
         }
     }
     let object = api.post("deployments/", body);
-    Deployed { id: object["id"].as_str().unwrap().to_string(), full_name: format!("{flow_name}/{name}"), object }
+    Deployed {
+        id: object["id"].as_str().unwrap().to_string(),
+        full_name: format!("{flow_name}/{name}"),
+        object,
+    }
 }
 
 /// The shared deployment of each test flow (`pf-hello/shared`, …) in [`POOL`].
@@ -168,7 +200,12 @@ pub fn deployments() -> &'static Deployments {
     static DEPLOYMENTS: OnceLock<Deployments> = OnceLock::new();
     DEPLOYMENTS.get_or_init(|| {
         let shared = |flow: &TestFlow| deploy(flow, flow.flow_name, "shared", POOL, json!({}));
-        Deployments { hello: shared(&HELLO), fails: shared(&FAILS), typed: shared(&TYPED), sleeps: shared(&SLEEPS) }
+        Deployments {
+            hello: shared(&HELLO),
+            fails: shared(&FAILS),
+            typed: shared(&TYPED),
+            sleeps: shared(&SLEEPS),
+        }
     })
 }
 
@@ -177,7 +214,9 @@ pub fn pool_without_worker() -> &'static str {
     static POOL_NAME: OnceLock<String> = OnceLock::new();
     POOL_NAME.get_or_init(|| {
         let name = unique("pf-idle-pool");
-        Server::shared().api().post("work_pools/", json!({ "name": name, "type": "process" }));
+        Server::shared()
+            .api()
+            .post("work_pools/", json!({ "name": name, "type": "process" }));
         name
     })
 }
@@ -188,10 +227,16 @@ pub fn wait_terminal(run_id: &str, timeout: Duration) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
         let run = api.get(&format!("flow_runs/{run_id}"));
-        if matches!(run["state_type"].as_str(), Some("COMPLETED" | "FAILED" | "CANCELLED" | "CRASHED")) {
+        if matches!(
+            run["state_type"].as_str(),
+            Some("COMPLETED" | "FAILED" | "CANCELLED" | "CRASHED")
+        ) {
             return run;
         }
-        assert!(Instant::now() < deadline, "flow run {run_id} did not end within {timeout:?}: {run}");
+        assert!(
+            Instant::now() < deadline,
+            "flow run {run_id} did not end within {timeout:?}: {run}"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
 }

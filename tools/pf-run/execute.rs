@@ -16,14 +16,24 @@ use crate::python::{ChildOutput, Execution};
 use crate::watch::{self, Display, Outcome};
 
 /// Start a run of a deployment; wait for it with --watch or --execute.
-pub fn deployment_run(client: &Client, plan: &Plan, reference: &str, printer: &mut Printer) -> Result<i32, Error> {
+pub fn deployment_run(
+    client: &Client,
+    plan: &Plan,
+    reference: &str,
+    printer: &mut Printer,
+) -> Result<i32, Error> {
     if plan.execute {
         plan.python.check_prefect()?;
     }
     let deployment = runs::resolve_deployment(client, reference)?;
     let defaults = object_field(&deployment.object, "parameters");
-    let schema = deployment.object.get("parameter_openapi_schema").cloned().unwrap_or(Value::Null);
-    check_params(&schema, &plan.params, &defaults).map_err(|e| for_deployment(e, &deployment.full_name()))?;
+    let schema = deployment
+        .object
+        .get("parameter_openapi_schema")
+        .cloned()
+        .unwrap_or(Value::Null);
+    check_params(&schema, &plan.params, &defaults)
+        .map_err(|e| for_deployment(e, &deployment.full_name()))?;
     let mut all_params = defaults;
     all_params.extend(plan.params.clone());
     let mut body = plan.run_body(&all_params);
@@ -49,9 +59,23 @@ pub fn deployment_run(client: &Client, plan: &Plan, reference: &str, printer: &m
     }
     let outcome = if plan.execute {
         // The deployment's environment, then the run's own job variables (--log-level too).
-        let mut env = object_field(deployment.object.get("job_variables").unwrap_or(&Value::Null), "env");
-        env.extend(object_field(created.run.get("job_variables").unwrap_or(&Value::Null), "env"));
-        let mut engine = plan.python.start_engine(client.settings(), str_field(&created.run, "id"), &env, child_output(plan))?;
+        let mut env = object_field(
+            deployment
+                .object
+                .get("job_variables")
+                .unwrap_or(&Value::Null),
+            "env",
+        );
+        env.extend(object_field(
+            created.run.get("job_variables").unwrap_or(&Value::Null),
+            "env",
+        ));
+        let mut engine = plan.python.start_engine(
+            client.settings(),
+            str_field(&created.run, "id"),
+            &env,
+            child_output(plan),
+        )?;
         watch::supervise(client, plan, &created.run, Some(&mut engine), &mut display)?
     } else {
         watch::supervise(client, plan, &created.run, None, &mut display)?
@@ -61,7 +85,12 @@ pub fn deployment_run(client: &Client, plan: &Plan, reference: &str, printer: &m
 }
 
 /// Run a flow from local code: once, or at each time of --schedule.
-pub fn local_run(client: &Client, plan: &Plan, source: &LocalSource, printer: &mut Printer) -> Result<i32, Error> {
+pub fn local_run(
+    client: &Client,
+    plan: &Plan,
+    source: &LocalSource,
+    printer: &mut Printer,
+) -> Result<i32, Error> {
     plan.python.check_prefect()?;
     let mut env = Map::new();
     if let Some(level) = &plan.log_level {
@@ -88,7 +117,12 @@ pub fn local_run(client: &Client, plan: &Plan, source: &LocalSource, printer: &m
         if let Some(at) = plan.start_at
             && !wait_for(at)
         {
-            set_state(client, &run_id, json!({"type": "CANCELLED", "message": "pf-run was interrupted"}), true)?;
+            set_state(
+                client,
+                &run_id,
+                json!({"type": "CANCELLED", "message": "pf-run was interrupted"}),
+                true,
+            )?;
             display.close()?;
             return Ok(130);
         }
@@ -108,7 +142,13 @@ pub fn local_run(client: &Client, plan: &Plan, source: &LocalSource, printer: &m
         let created = create_local(client, plan, &flow_id, Some(at))?;
         display.run(&created, None)?;
         flow.start(str_field(&created.run, "id"))?;
-        let outcome = watch::supervise(client, plan, &created.run, Some(&mut flow as &mut dyn Execution), &mut display)?;
+        let outcome = watch::supervise(
+            client,
+            plan,
+            &created.run,
+            Some(&mut flow as &mut dyn Execution),
+            &mut display,
+        )?;
         // A failed run does not stop the schedule; an interrupt does.
         if let Outcome::Interrupted = outcome {
             display.close()?;
@@ -118,7 +158,12 @@ pub fn local_run(client: &Client, plan: &Plan, source: &LocalSource, printer: &m
     }
 }
 
-fn create_local(client: &Client, plan: &Plan, flow_id: &str, slot: Option<Timestamp>) -> Result<Created, Error> {
+fn create_local(
+    client: &Client,
+    plan: &Plan,
+    flow_id: &str,
+    slot: Option<Timestamp>,
+) -> Result<Created, Error> {
     let mut body = plan.run_body(&plan.params);
     body["flow_id"] = json!(flow_id);
     if let (Some(key), Some(slot)) = (&plan.idempotency_key, slot) {
@@ -141,12 +186,18 @@ fn refuse_duplicate(plan: &Plan, created: &Created) -> Result<(), Error> {
             str_field(&created.run, "id"),
             plan.idempotency_key.as_deref().unwrap_or_default()
         ),
-        hint: Some("use a new --idempotency-key, or follow the existing run: pf-logs --follow ID".into()),
+        hint: Some(
+            "use a new --idempotency-key, or follow the existing run: pf-logs --follow ID".into(),
+        ),
     })
 }
 
 fn child_output(plan: &Plan) -> ChildOutput {
-    if plan.watch || !plan.logs { ChildOutput::Discard } else { ChildOutput::Stderr }
+    if plan.watch || !plan.logs {
+        ChildOutput::Discard
+    } else {
+        ChildOutput::Stderr
+    }
 }
 
 /// Wait until `at` (a scheduled start); false when interrupted.
@@ -157,12 +208,19 @@ fn wait_for(at: Timestamp) -> bool {
 }
 
 fn object_field(value: &Value, key: &str) -> Map<String, Value> {
-    value.get(key).and_then(Value::as_object).cloned().unwrap_or_default()
+    value
+        .get(key)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn for_deployment(error: Error, deployment: &str) -> Error {
     match error {
-        Error::Usage { message, hint } => Error::Usage { message: format!("{message} (deployment {deployment})"), hint },
+        Error::Usage { message, hint } => Error::Usage {
+            message: format!("{message} (deployment {deployment})"),
+            hint,
+        },
         other => other,
     }
 }

@@ -43,10 +43,21 @@ pub struct Cli {
     #[arg(short, long, value_name = "FILE", help_heading = "What to run", conflicts_with_all = ["id", "module"])]
     path: Option<String>,
     /// Run a flow from this Python module (locally, through Python prefect)
-    #[arg(short, long, value_name = "MODULE", help_heading = "What to run", conflicts_with = "id")]
+    #[arg(
+        short,
+        long,
+        value_name = "MODULE",
+        help_heading = "What to run",
+        conflicts_with = "id"
+    )]
     module: Option<String>,
     /// Python interpreter for -p/-m and --execute [default: python3]
-    #[arg(long, value_name = "PYTHON", env = "PF_PYTHON", help_heading = "What to run")]
+    #[arg(
+        long,
+        value_name = "PYTHON",
+        env = "PF_PYTHON",
+        help_heading = "What to run"
+    )]
     python: Option<String>,
 
     /// A parameter as KEY=JSON (repeatable); a value that is not JSON is a string
@@ -59,7 +70,12 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "Run options")]
     param_file: Option<String>,
     /// Name of the flow run; `{param}` is replaced by that parameter's value
-    #[arg(long, alias = "flow-run-name", value_name = "NAME", help_heading = "Run options")]
+    #[arg(
+        long,
+        alias = "flow-run-name",
+        value_name = "NAME",
+        help_heading = "Run options"
+    )]
     run_name: Option<String>,
     /// A tag for the run (repeatable)
     #[arg(long = "tag", value_name = "TAG", help_heading = "Run options")]
@@ -68,19 +84,32 @@ pub struct Cli {
     #[arg(long = "label", value_name = "KEY=VALUE", help_heading = "Run options")]
     labels: Vec<String>,
     /// A context value KEY=JSON for the run (repeatable)
-    #[arg(long = "context", value_name = "KEY=JSON", help_heading = "Run options")]
+    #[arg(
+        long = "context",
+        value_name = "KEY=JSON",
+        help_heading = "Run options"
+    )]
     context: Vec<String>,
     /// Logging level of the run (through PREFECT_LOGGING_LEVEL in its environment)
     #[arg(long, value_name = "LEVEL", help_heading = "Run options")]
     log_level: Option<String>,
     /// A job variable KEY=JSON for the worker's infrastructure (repeatable)
-    #[arg(long = "job-variable", value_name = "KEY=JSON", help_heading = "Run options")]
+    #[arg(
+        long = "job-variable",
+        value_name = "KEY=JSON",
+        help_heading = "Run options"
+    )]
     job_variables: Vec<String>,
     /// Work queue of the deployment's work pool to run in
     #[arg(long, value_name = "NAME", help_heading = "Run options")]
     work_queue: Option<String>,
     /// Schedule the run this far in the future (10m, 2h, 1d)
-    #[arg(long, value_name = "DURATION", conflicts_with = "start_at", help_heading = "Run options")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        conflicts_with = "start_at",
+        help_heading = "Run options"
+    )]
     start_in: Option<String>,
     /// Schedule the run at this time (RFC 3339, or a duration from now)
     #[arg(long, value_name = "TIME", help_heading = "Run options")]
@@ -96,7 +125,12 @@ pub struct Cli {
     #[arg(short, long, help_heading = "Execution")]
     schedule: bool,
     /// With --schedule: a cron expression (minute hour day month weekday, local time)
-    #[arg(long, value_name = "EXPR", conflicts_with = "interval", help_heading = "Execution")]
+    #[arg(
+        long,
+        value_name = "EXPR",
+        conflicts_with = "interval",
+        help_heading = "Execution"
+    )]
     cron: Option<String>,
     /// With --schedule: run every DURATION (30s, 10m, 1h)
     #[arg(long, value_name = "DURATION", help_heading = "Execution")]
@@ -112,7 +146,12 @@ pub struct Cli {
     #[arg(long, help_heading = "Output and waiting")]
     no_logs: bool,
     /// Give up waiting after DURATION (exit 6)
-    #[arg(long, alias = "watch-timeout", value_name = "DURATION", help_heading = "Output and waiting")]
+    #[arg(
+        long,
+        alias = "watch-timeout",
+        value_name = "DURATION",
+        help_heading = "Output and waiting"
+    )]
     timeout: Option<String>,
 }
 
@@ -134,8 +173,12 @@ fn main() -> ExitCode {
         let mut printer = cli.output.printer()?;
         let client = cli.connection.client()?;
         let code = match &plan.target {
-            plan::Target::Deployment(reference) => execute::deployment_run(&client, &plan, reference, &mut printer)?,
-            plan::Target::Local(source) => execute::local_run(&client, &plan, source, &mut printer)?,
+            plan::Target::Deployment(reference) => {
+                execute::deployment_run(&client, &plan, reference, &mut printer)?
+            }
+            plan::Target::Local(source) => {
+                execute::local_run(&client, &plan, source, &mut printer)?
+            }
         };
         Ok(code)
     })

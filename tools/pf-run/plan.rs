@@ -72,7 +72,11 @@ impl Plan {
         let local = matches!(target, Target::Local(_));
         let schedule = match (cli.schedule, &cli.cron, &cli.interval) {
             (false, None, None) => None,
-            (false, _, _) => return Err(Error::usage("--cron and --interval go with --schedule (-s)")),
+            (false, _, _) => {
+                return Err(Error::usage(
+                    "--cron and --interval go with --schedule (-s)",
+                ));
+            }
             (true, _, _) if !local => {
                 return Err(Error::usage_hint(
                     "--schedule works only for local runs (-p FILE or -m MODULE)",
@@ -81,7 +85,11 @@ impl Plan {
             }
             (true, Some(cron), None) => Some(Schedule::cron(cron)?),
             (true, None, Some(every)) => Some(Schedule::interval(parse_duration(every)?)?),
-            (true, _, _) => return Err(Error::usage("--schedule needs --cron EXPR or --interval DURATION")),
+            (true, _, _) => {
+                return Err(Error::usage(
+                    "--schedule needs --cron EXPR or --interval DURATION",
+                ));
+            }
         };
         if local && (!cli.job_variables.is_empty() || cli.work_queue.is_some()) {
             return Err(Error::usage(
@@ -89,7 +97,11 @@ impl Plan {
             ));
         }
         let start_at = match (&cli.start_in, &cli.start_at) {
-            (Some(d), _) => Some(Timestamp::now() + jiff::SignedDuration::try_from(parse_duration(d)?).map_err(|_| Error::usage(format!("--start-in '{d}' is out of range")))?),
+            (Some(d), _) => Some(
+                Timestamp::now()
+                    + jiff::SignedDuration::try_from(parse_duration(d)?)
+                        .map_err(|_| Error::usage(format!("--start-in '{d}' is out of range")))?,
+            ),
             (None, Some(t)) => Some(parse_time_from_now(t)?),
             (None, None) => None,
         };
@@ -99,7 +111,9 @@ impl Plan {
             ));
         }
         if cli.timeout.is_some() && !(cli.watch || cli.execute || local) {
-            return Err(Error::usage("--timeout goes with --watch or --execute (pf-run otherwise does not wait)"));
+            return Err(Error::usage(
+                "--timeout goes with --watch or --execute (pf-run otherwise does not wait)",
+            ));
         }
         let mut tags = cli.tags.clone();
         let mut labels = Map::new();
@@ -120,7 +134,11 @@ impl Plan {
         if let Some(text) = &cli.params_json {
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(map)) => layers.push(map),
-                _ => return Err(Error::usage(format!("--params '{text}' is not a JSON object"))),
+                _ => {
+                    return Err(Error::usage(format!(
+                        "--params '{text}' is not a JSON object"
+                    )));
+                }
             }
         }
         layers.push(parse_key_json_map(&cli.params, "--param")?);
@@ -198,7 +216,8 @@ fn target(cli: &Cli) -> Result<Target, Error> {
         if !std::path::Path::new(path).is_file() {
             return Err(Error::usage(format!("--path '{path}': no such file")));
         }
-        let absolute = std::path::absolute(path).map_err(|e| Error::io(format!("cannot resolve '{path}'"), e))?;
+        let absolute = std::path::absolute(path)
+            .map_err(|e| Error::io(format!("cannot resolve '{path}'"), e))?;
         return Ok(Target::Local(LocalSource {
             kind: "path",
             source: absolute.display().to_string(),
@@ -206,10 +225,16 @@ fn target(cli: &Cli) -> Result<Target, Error> {
         }));
     }
     if let Some(module) = &cli.module {
-        return Ok(Target::Local(LocalSource { kind: "module", source: module.clone(), function: cli.name.clone() }));
+        return Ok(Target::Local(LocalSource {
+            kind: "module",
+            source: module.clone(),
+            function: cli.name.clone(),
+        }));
     }
     match (&cli.id, &cli.name) {
-        (Some(_), Some(_)) => Err(Error::usage("give either -i ID or -n FLOW/DEPLOYMENT, not both")),
+        (Some(_), Some(_)) => Err(Error::usage(
+            "give either -i ID or -n FLOW/DEPLOYMENT, not both",
+        )),
         (Some(id), None) if !is_uuid(id) => Err(Error::usage_hint(
             format!("-i '{id}' is not a deployment id (a UUID)"),
             "to run by name use -n FLOW/DEPLOYMENT",
@@ -253,7 +278,13 @@ mod tests {
 
     #[test]
     fn templates_fill_known_parameters() {
-        let params = json!({"customer": "acme", "day": 3}).as_object().unwrap().clone();
-        assert_eq!(fill_template("run-{customer}-{day}-{other}", &params), "run-acme-3-{other}");
+        let params = json!({"customer": "acme", "day": 3})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            fill_template("run-{customer}-{day}-{other}", &params),
+            "run-acme-3-{other}"
+        );
     }
 }

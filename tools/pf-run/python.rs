@@ -25,7 +25,11 @@ pub struct Python {
 
 impl Python {
     pub fn new(program: Option<String>) -> Python {
-        Python { program: program.filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into()) }
+        Python {
+            program: program
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "python3".into()),
+        }
     }
 
     fn hint(&self) -> String {
@@ -37,19 +41,36 @@ impl Python {
 
     /// Fail with a usage error (exit 2) unless the interpreter runs and can import prefect.
     pub fn check_prefect(&self) -> Result<(), Error> {
-        let probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('prefect') else 3)";
-        match Command::new(&self.program).args(["-c", probe]).stdin(Stdio::null()).status() {
+        let probe =
+            "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('prefect') else 3)";
+        match Command::new(&self.program)
+            .args(["-c", probe])
+            .stdin(Stdio::null())
+            .status()
+        {
             Ok(status) if status.success() => Ok(()),
-            Ok(_) => Err(Error::usage_hint(format!("Python '{}' cannot import prefect", self.program), self.hint())),
-            Err(e) => Err(Error::usage_hint(format!("cannot run Python '{}': {e}", self.program), self.hint())),
+            Ok(_) => Err(Error::usage_hint(
+                format!("Python '{}' cannot import prefect", self.program),
+                self.hint(),
+            )),
+            Err(e) => Err(Error::usage_hint(
+                format!("cannot run Python '{}': {e}", self.program),
+                self.hint(),
+            )),
         }
     }
 
     /// A command for this interpreter with the API settings and `env` (strings as they are,
     /// other JSON values as JSON) in its environment.
-    fn command(&self, settings: &Settings, env: &Map<String, Value>, output: &ChildOutput) -> Result<Command, Error> {
+    fn command(
+        &self,
+        settings: &Settings,
+        env: &Map<String, Value>,
+        output: &ChildOutput,
+    ) -> Result<Command, Error> {
         let mut cmd = Command::new(&self.program);
-        cmd.process_group(0).env("PREFECT_API_URL", &settings.api_url);
+        cmd.process_group(0)
+            .env("PREFECT_API_URL", &settings.api_url);
         if let Some(key) = &settings.api_key {
             cmd.env("PREFECT_API_KEY", key.expose());
         }
@@ -69,7 +90,9 @@ impl Python {
             };
             cmd.env(key, text);
         }
-        cmd.stdin(Stdio::null()).stdout(output.stdio()?).stderr(output.stdio()?);
+        cmd.stdin(Stdio::null())
+            .stdout(output.stdio()?)
+            .stderr(output.stdio()?);
         Ok(cmd)
     }
 
@@ -83,8 +106,14 @@ impl Python {
         output: ChildOutput,
     ) -> Result<EngineProcess, Error> {
         let mut cmd = self.command(settings, env, &output)?;
-        cmd.args(["-m", "prefect.engine", run_id]).env("PREFECT__FLOW_RUN_ID", run_id);
-        let child = cmd.spawn().map_err(|e| Error::usage_hint(format!("cannot run Python '{}': {e}", self.program), self.hint()))?;
+        cmd.args(["-m", "prefect.engine", run_id])
+            .env("PREFECT__FLOW_RUN_ID", run_id);
+        let child = cmd.spawn().map_err(|e| {
+            Error::usage_hint(
+                format!("cannot run Python '{}': {e}", self.program),
+                self.hint(),
+            )
+        })?;
         Ok(EngineProcess { child })
     }
 
@@ -99,11 +128,21 @@ impl Python {
         output: ChildOutput,
     ) -> Result<LocalFlow, Error> {
         let mut cmd = self.command(settings, env, &output)?;
-        cmd.args(["-c", LOCAL_FLOW_HELPER, kind, source, function.unwrap_or("")])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        let mut child =
-            cmd.spawn().map_err(|e| Error::usage_hint(format!("cannot run Python '{}': {e}", self.program), self.hint()))?;
+        cmd.args([
+            "-c",
+            LOCAL_FLOW_HELPER,
+            kind,
+            source,
+            function.unwrap_or(""),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::usage_hint(
+                format!("cannot run Python '{}': {e}", self.program),
+                self.hint(),
+            )
+        })?;
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         let (sender, lines) = std::sync::mpsc::channel();
@@ -117,16 +156,32 @@ impl Python {
                 }
             }
         });
-        let mut flow = LocalFlow { child, stdin: Some(stdin), lines, flow_name: String::new(), schema: Value::Null, running: None };
+        let mut flow = LocalFlow {
+            child,
+            stdin: Some(stdin),
+            lines,
+            flow_name: String::new(),
+            schema: Value::Null,
+            running: None,
+        };
         let first = match flow.lines.recv() {
             Ok(value) => value,
             Err(_) => {
-                let status = flow.child.wait().map_err(|e| Error::io("waiting for Python", e))?;
-                return Err(Error::Failed(format!("the Python helper exited ({status}) before loading {source}")));
+                let status = flow
+                    .child
+                    .wait()
+                    .map_err(|e| Error::io("waiting for Python", e))?;
+                return Err(Error::Failed(format!(
+                    "the Python helper exited ({status}) before loading {source}"
+                )));
             }
         };
         if let Some(kind) = first.get("error").and_then(Value::as_str) {
-            let message = first.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
+            let message = first
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let _ = flow.child.wait();
             return Err(match kind {
                 "no-prefect" => Error::usage_hint(
@@ -136,8 +191,15 @@ impl Python {
                 _ => Error::usage(message),
             });
         }
-        flow.flow_name = first.get("flow_name").and_then(Value::as_str).unwrap_or_default().to_string();
-        flow.schema = first.get("parameter_schema").cloned().unwrap_or(Value::Null);
+        flow.flow_name = first
+            .get("flow_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        flow.schema = first
+            .get("parameter_schema")
+            .cloned()
+            .unwrap_or(Value::Null);
         Ok(flow)
     }
 }
@@ -156,7 +218,10 @@ impl ChildOutput {
         Ok(match self {
             ChildOutput::Discard => Stdio::null(),
             ChildOutput::Stderr => Stdio::from(
-                std::io::stderr().as_fd().try_clone_to_owned().map_err(|e| Error::io("cannot share stderr", e))?,
+                std::io::stderr()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| Error::io("cannot share stderr", e))?,
             ),
         })
     }
@@ -177,7 +242,10 @@ pub struct EngineProcess {
 
 impl Execution for EngineProcess {
     fn finished(&mut self) -> Result<Option<String>, Error> {
-        let status = self.child.try_wait().map_err(|e| Error::io("waiting for the flow process", e))?;
+        let status = self
+            .child
+            .try_wait()
+            .map_err(|e| Error::io("waiting for the flow process", e))?;
         Ok(status.map(|s| format!("the flow process exited ({s})")))
     }
 
@@ -221,12 +289,18 @@ impl Execution for LocalFlow {
                 Ok(_) => continue,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
-                    let status = self.child.wait().map_err(|e| Error::io("waiting for Python", e))?;
+                    let status = self
+                        .child
+                        .wait()
+                        .map_err(|e| Error::io("waiting for Python", e))?;
                     return Ok(Some(format!("the Python process exited ({status})")));
                 }
             }
         }
-        let status = self.child.try_wait().map_err(|e| Error::io("waiting for Python", e))?;
+        let status = self
+            .child
+            .try_wait()
+            .map_err(|e| Error::io("waiting for Python", e))?;
         Ok(status.map(|s| format!("the Python process exited ({s})")))
     }
 
@@ -254,7 +328,10 @@ impl Drop for LocalFlow {
 /// left after 10 s. `kill(1)` keeps this free of unsafe code.
 fn terminate_group(child: &mut Child) {
     let group = format!("-{}", child.id());
-    let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .stderr(Stdio::null())
+        .status();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if matches!(child.try_wait(), Ok(Some(_))) {
@@ -262,6 +339,9 @@ fn terminate_group(child: &mut Child) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .stderr(Stdio::null())
+        .status();
     let _ = child.wait();
 }

@@ -35,7 +35,9 @@ impl Schedule {
             Schedule::Interval(every) => match previous {
                 None => now,
                 // Runs that overran their slot start at once, without piling up.
-                Some(p) => (p + SignedDuration::try_from(*every).unwrap_or(SignedDuration::MAX)).max(now),
+                Some(p) => {
+                    (p + SignedDuration::try_from(*every).unwrap_or(SignedDuration::MAX)).max(now)
+                }
             },
             Schedule::Cron(cron) => cron.next_after(previous.unwrap_or(now).max(now)),
         }
@@ -54,7 +56,9 @@ pub struct Cron {
     any_weekday: bool,
 }
 
-const MONTHS: &[&str] = &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: &[&str] = &[
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 const WEEKDAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 impl Cron {
@@ -110,11 +114,24 @@ impl Cron {
     pub fn next_after(&self, after: Timestamp) -> Timestamp {
         let tz = TimeZone::system();
         let start = after.to_zoned(tz.clone()).datetime();
-        let mut dt = start.with().second(0).subsec_nanosecond(0).build().expect("valid time") + 1.minute();
+        let mut dt = start
+            .with()
+            .second(0)
+            .subsec_nanosecond(0)
+            .build()
+            .expect("valid time")
+            + 1.minute();
         // At most a few years of days/hours/minutes; every expression matches within that.
         for _ in 0..200_000 {
             if self.months & (1 << dt.month()) == 0 {
-                dt = dt.first_of_month().with().hour(0).minute(0).build().expect("valid") + 1.month();
+                dt = dt
+                    .first_of_month()
+                    .with()
+                    .hour(0)
+                    .minute(0)
+                    .build()
+                    .expect("valid")
+                    + 1.month();
             } else if !self.day_matches(dt) {
                 dt = dt.with().hour(0).minute(0).build().expect("valid") + 1.day();
             } else if self.hours & (1 << dt.hour()) == 0 {
@@ -145,7 +162,13 @@ fn field(text: &str, min: u8, max: u8, names: &[&str]) -> Result<u64, String> {
     let mut bits = 0u64;
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (r, s.parse::<u8>().ok().filter(|s| *s > 0).ok_or(format!("bad step in '{part}'"))?),
+            Some((r, s)) => (
+                r,
+                s.parse::<u8>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or(format!("bad step in '{part}'"))?,
+            ),
             None => (part, 1),
         };
         let (lo, hi) = match range {
@@ -179,15 +202,29 @@ mod tests {
         let tz = TimeZone::system();
         let after: DateTime = after.parse().unwrap();
         let ts = after.to_zoned(tz.clone()).unwrap().timestamp();
-        Cron::parse(expr).unwrap().next_after(ts).to_zoned(tz).datetime().to_string()
+        Cron::parse(expr)
+            .unwrap()
+            .next_after(ts)
+            .to_zoned(tz)
+            .datetime()
+            .to_string()
     }
 
     #[test]
     fn cron_next_times() {
-        assert_eq!(next("*/15 * * * *", "2024-05-01T10:07:30"), "2024-05-01T10:15:00");
+        assert_eq!(
+            next("*/15 * * * *", "2024-05-01T10:07:30"),
+            "2024-05-01T10:15:00"
+        );
         assert_eq!(next("0 3 * * *", "2024-05-01T10:07"), "2024-05-02T03:00:00");
-        assert_eq!(next("0 0 * * mon-fri", "2024-05-03T10:00"), "2024-05-06T00:00:00");
-        assert_eq!(next("30 8 1 jan *", "2024-05-03T10:00"), "2025-01-01T08:30:00");
+        assert_eq!(
+            next("0 0 * * mon-fri", "2024-05-03T10:00"),
+            "2024-05-06T00:00:00"
+        );
+        assert_eq!(
+            next("30 8 1 jan *", "2024-05-03T10:00"),
+            "2025-01-01T08:30:00"
+        );
         assert_eq!(next("@hourly", "2024-05-01T10:00"), "2024-05-01T11:00:00");
     }
 

@@ -39,7 +39,10 @@ impl Outcome {
             Outcome::Interrupted => 130,
             Outcome::Ended(state) if str_field(state, "type") == "COMPLETED" => 0,
             Outcome::Ended(state) => {
-                let message = state.get("message").and_then(Value::as_str).filter(|m| !m.is_empty());
+                let message = state
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .filter(|m| !m.is_empty());
                 let reason = message.map(|m| format!(": {m}")).unwrap_or_default();
                 let _ = writeln!(
                     std::io::stderr(),
@@ -76,7 +79,11 @@ pub fn sleep_until(until: Instant) -> bool {
         if interrupted() {
             return false;
         }
-        std::thread::sleep(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)));
+        std::thread::sleep(
+            until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100)),
+        );
     }
     !interrupted()
 }
@@ -100,7 +107,11 @@ pub fn supervise(
             display.finish()?;
             let stopped_here = execution.is_some() && ended_how.is_none();
             stop(client, &run_id, execution, "pf-run was interrupted")?;
-            let _ = writeln!(std::io::stderr(), "{TOOL}: interrupted; {}", after_stop(client, run, stopped_here));
+            let _ = writeln!(
+                std::io::stderr(),
+                "{TOOL}: interrupted; {}",
+                after_stop(client, run, stopped_here)
+            );
             return Ok(Outcome::Interrupted);
         }
         let mut just_ended = false;
@@ -113,7 +124,11 @@ pub fn supervise(
         }
         if just_ended || Instant::now() >= next_poll {
             next_poll = Instant::now() + POLL;
-            match poll(client, &mut watcher, plan.shows_events().then_some(&mut *display)) {
+            match poll(
+                client,
+                &mut watcher,
+                plan.shows_events().then_some(&mut *display),
+            ) {
                 Ok(()) => connection.up(),
                 Err(e) => connection.down(e)?,
             }
@@ -124,7 +139,12 @@ pub fn supervise(
                 // unfinished is marked FAILED rather than left Running.
                 if watcher.final_state().is_none() {
                     let message = format!("{how} before reporting a final state");
-                    set_state(client, &run_id, json!({"type": "FAILED", "message": message}), true)?;
+                    set_state(
+                        client,
+                        &run_id,
+                        json!({"type": "FAILED", "message": message}),
+                        true,
+                    )?;
                     next_poll = Instant::now();
                 } else {
                     watcher.logs_complete();
@@ -133,7 +153,9 @@ pub fn supervise(
         }
         if watcher.is_done() {
             display.finish()?;
-            return Ok(Outcome::Ended(watcher.final_state().cloned().unwrap_or(Value::Null)));
+            return Ok(Outcome::Ended(
+                watcher.final_state().cloned().unwrap_or(Value::Null),
+            ));
         }
         if let Some(deadline) = deadline
             && Instant::now() >= deadline
@@ -147,7 +169,10 @@ pub fn supervise(
                     str_field(run, "name")
                 )));
             }
-            let state = watcher.latest_state().map(|s| str_field(s, "name").to_string()).unwrap_or_default();
+            let state = watcher
+                .latest_state()
+                .map(|s| str_field(s, "name").to_string())
+                .unwrap_or_default();
             return Err(Error::Timeout(format!(
                 "timed out after {waited} waiting for flow run '{}' (still {state})",
                 str_field(run, "name")
@@ -165,12 +190,21 @@ fn after_stop(client: &Client, run: &Value, stopped_here: bool) -> String {
         .get(&format!("flow_runs/{}", str_field(run, "id")))
         .map(|r| str_field(&r, "state_name").to_string())
         .unwrap_or_else(|_| "unknown".into());
-    if stopped_here { format!("flow run '{name}' is {state}") } else { format!("flow run '{name}' goes on ({state})") }
+    if stopped_here {
+        format!("flow run '{name}' is {state}")
+    } else {
+        format!("flow run '{name}' goes on ({state})")
+    }
 }
 
 /// Stop a run this pf-run executes: end the child (the engine may report CRASHED), then mark the
 /// run CANCELLED unless it already ended by itself. A run pf-run only watches is left alone.
-fn stop(client: &Client, run_id: &str, execution: Option<&mut dyn Execution>, why: &str) -> Result<(), Error> {
+fn stop(
+    client: &Client,
+    run_id: &str,
+    execution: Option<&mut dyn Execution>,
+    why: &str,
+) -> Result<(), Error> {
     let Some(exec) = execution else { return Ok(()) };
     if exec.finished()?.is_none() {
         exec.terminate();
@@ -178,12 +212,21 @@ fn stop(client: &Client, run_id: &str, execution: Option<&mut dyn Execution>, wh
     let run = client.get(&format!("flow_runs/{run_id}"))?;
     let state_type = str_field(&run, "state_type");
     if !matches!(state_type, "COMPLETED" | "FAILED" | "CANCELLED") {
-        set_state(client, run_id, json!({"type": "CANCELLED", "message": why}), true)?;
+        set_state(
+            client,
+            run_id,
+            json!({"type": "CANCELLED", "message": why}),
+            true,
+        )?;
     }
     Ok(())
 }
 
-fn poll(client: &Client, watcher: &mut RunWatcher, display: Option<&mut Display>) -> Result<(), Error> {
+fn poll(
+    client: &Client,
+    watcher: &mut RunWatcher,
+    display: Option<&mut Display>,
+) -> Result<(), Error> {
     let states = watcher.poll_states(client)?;
     let logs = watcher.poll_logs(client)?;
     match display {
@@ -226,7 +269,8 @@ impl Connection {
             return Err(error);
         }
         self.failures += 1;
-        let backoff = Duration::from_millis(500 * 2u64.pow(self.failures.min(5))).min(Duration::from_secs(10));
+        let backoff = Duration::from_millis(500 * 2u64.pow(self.failures.min(5)))
+            .min(Duration::from_secs(10));
         sleep_until(Instant::now() + backoff);
         Ok(())
     }
@@ -258,14 +302,27 @@ const RUN_COLUMNS: &[&str] = &["NAME", "ID", "STATE", "DEPLOYMENT", "RUN"];
 
 impl<'p> Display<'p> {
     pub fn new(plan: &Plan, printer: &'p mut Printer) -> Self {
-        let mode = match (plan.quiet, printer.needs_cells() && printer.format() == Format::Table) {
+        let mode = match (
+            plan.quiet,
+            printer.needs_cells() && printer.format() == Format::Table,
+        ) {
             (true, _) => Mode::Quiet,
             (false, true) if stdout_is_terminal() => Mode::Live,
             (false, true) => Mode::Lines,
             (false, false) => Mode::Objects,
         };
-        printer.columns(if mode == Mode::Objects { &["EVENT", "TIME", "TYPE", "TEXT"] } else { RUN_COLUMNS });
-        Display { printer, mode, run_name: String::new(), trail: Vec::new(), live_drawn: false }
+        printer.columns(if mode == Mode::Objects {
+            &["EVENT", "TIME", "TYPE", "TEXT"]
+        } else {
+            RUN_COLUMNS
+        });
+        Display {
+            printer,
+            mode,
+            run_name: String::new(),
+            trail: Vec::new(),
+            live_drawn: false,
+        }
     }
 
     /// Print the created (or found) run: its id with --quiet, else the API object with
@@ -275,17 +332,23 @@ impl<'p> Display<'p> {
         self.trail.clear();
         let mut object = created.run.clone();
         object["deployment_name"] = json!(deployment_name);
-        object["outcome"] = json!(if created.created { "created" } else { "existing" });
+        object["outcome"] = json!(if created.created {
+            "created"
+        } else {
+            "existing"
+        });
         match self.mode {
             Mode::Quiet => self.printer.line(str_field(&object, "id")),
-            Mode::Objects if self.printer.format() == Format::Tsv => self.printer.object(&object, |o| {
-                vec![
-                    Cell::Text("run".into()),
-                    Cell::Text(str_field(o, "id").into()),
-                    Cell::Text(str_field(o, "state_type").into()),
-                    Cell::Text(str_field(o, "name").into()),
-                ]
-            }),
+            Mode::Objects if self.printer.format() == Format::Tsv => {
+                self.printer.object(&object, |o| {
+                    vec![
+                        Cell::Text("run".into()),
+                        Cell::Text(str_field(o, "id").into()),
+                        Cell::Text(str_field(o, "state_type").into()),
+                        Cell::Text(str_field(o, "name").into()),
+                    ]
+                })
+            }
             _ => self.printer.object(&object, |o| {
                 vec![
                     Cell::from_json(o.get("name")),
@@ -321,9 +384,14 @@ impl<'p> Display<'p> {
             Mode::Live | Mode::Lines => {
                 for state in states {
                     let style = Style::for_state_type(str_field(state, "type"));
-                    self.trail.push((str_field(state, "name").to_string(), style));
+                    self.trail
+                        .push((str_field(state, "name").to_string(), style));
                 }
-                if self.mode == Mode::Live { self.draw_live() } else { self.printer.line(&self.trail_text()) }
+                if self.mode == Mode::Live {
+                    self.draw_live()
+                } else {
+                    self.printer.line(&self.trail_text())
+                }
             }
         }
     }
@@ -342,7 +410,8 @@ impl<'p> Display<'p> {
                         event.extend(fields.clone());
                     }
                     self.printer.object(&Value::Object(event), |e| {
-                        let level = logs::level_name(e.get("level").and_then(Value::as_u64).unwrap_or(0));
+                        let level =
+                            logs::level_name(e.get("level").and_then(Value::as_u64).unwrap_or(0));
                         event_cells(e, &level, str_field(e, "message"))
                     })?;
                 }
@@ -354,21 +423,31 @@ impl<'p> Display<'p> {
                 for record in records {
                     self.printer.line(&logs::log_line(record, color))?;
                 }
-                if self.mode == Mode::Live { self.draw_live() } else { Ok(()) }
+                if self.mode == Mode::Live {
+                    self.draw_live()
+                } else {
+                    Ok(())
+                }
             }
         }
     }
 
     fn trail_text(&self) -> String {
         let color = self.printer.color();
-        let states: Vec<String> = self.trail.iter().map(|(name, style)| style.paint(name, color)).collect();
+        let states: Vec<String> = self
+            .trail
+            .iter()
+            .map(|(name, style)| style.paint(name, color))
+            .collect();
         format!("{}: {}", self.run_name, states.join(" -> "))
     }
 
     fn draw_live(&mut self) -> Result<(), Error> {
         let text = self.trail_text();
         let mut out = std::io::stdout().lock();
-        write!(out, "\r\x1b[K{text}").and_then(|()| out.flush()).map_err(|e| Error::io("cannot write to stdout", e))?;
+        write!(out, "\r\x1b[K{text}")
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::io("cannot write to stdout", e))?;
         self.live_drawn = true;
         Ok(())
     }
@@ -376,7 +455,9 @@ impl<'p> Display<'p> {
     fn clear_live(&mut self) -> Result<(), Error> {
         if self.live_drawn {
             let mut out = std::io::stdout().lock();
-            write!(out, "\r\x1b[K").and_then(|()| out.flush()).map_err(|e| Error::io("cannot write to stdout", e))?;
+            write!(out, "\r\x1b[K")
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::io("cannot write to stdout", e))?;
             self.live_drawn = false;
         }
         Ok(())
@@ -394,7 +475,11 @@ impl<'p> Display<'p> {
     /// Close the output (the JSON array of `-o json`).
     pub fn close(&mut self) -> Result<(), Error> {
         self.finish()?;
-        if self.mode == Mode::Objects { self.printer.finish() } else { Ok(()) }
+        if self.mode == Mode::Objects {
+            self.printer.finish()
+        } else {
+            Ok(())
+        }
     }
 }
 
