@@ -142,7 +142,7 @@ pub struct Cli {
     /// Wait until the run ends: live states and logs on a terminal, NDJSON events in a pipe
     #[arg(short, long, help_heading = "Output and waiting")]
     watch: bool,
-    /// With --watch: show state changes only, not the run's logs
+    /// Leave out the run's logs (--watch) and the flow process's console output (--execute, -p/-m)
     #[arg(long, help_heading = "Output and waiting")]
     no_logs: bool,
     /// Give up waiting after DURATION (exit 6)

@@ -39,6 +39,13 @@ impl Python {
         )
     }
 
+    fn cannot_run(&self, e: std::io::Error) -> Error {
+        Error::usage_hint(
+            format!("cannot run Python '{}': {e}", self.program),
+            "point --python or PF_PYTHON at a Python interpreter that has prefect installed",
+        )
+    }
+
     /// Fail with a usage error (exit 2) unless the interpreter runs and can import prefect.
     pub fn check_prefect(&self) -> Result<(), Error> {
         let probe =
@@ -53,10 +60,7 @@ impl Python {
                 format!("Python '{}' cannot import prefect", self.program),
                 self.hint(),
             )),
-            Err(e) => Err(Error::usage_hint(
-                format!("cannot run Python '{}': {e}", self.program),
-                self.hint(),
-            )),
+            Err(e) => Err(self.cannot_run(e)),
         }
     }
 
@@ -108,12 +112,7 @@ impl Python {
         let mut cmd = self.command(settings, env, &output)?;
         cmd.args(["-m", "prefect.engine", run_id])
             .env("PREFECT__FLOW_RUN_ID", run_id);
-        let child = cmd.spawn().map_err(|e| {
-            Error::usage_hint(
-                format!("cannot run Python '{}': {e}", self.program),
-                self.hint(),
-            )
-        })?;
+        let child = cmd.spawn().map_err(|e| self.cannot_run(e))?;
         Ok(EngineProcess { child })
     }
 
@@ -137,12 +136,7 @@ impl Python {
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::usage_hint(
-                format!("cannot run Python '{}': {e}", self.program),
-                self.hint(),
-            )
-        })?;
+        let mut child = cmd.spawn().map_err(|e| self.cannot_run(e))?;
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         let (sender, lines) = std::sync::mpsc::channel();
