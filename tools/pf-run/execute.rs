@@ -47,7 +47,10 @@ pub fn deployment_run(
     if plan.execute || plan.watch {
         watch::catch_interrupts()?;
     }
-    let created = runs::create_from_deployment(client, deployment.id(), body)?;
+    let created = own_key(
+        plan,
+        runs::create_from_deployment(client, deployment.id(), body)?,
+    );
     if plan.execute {
         refuse_duplicate(plan, &created)?;
     }
@@ -170,7 +173,16 @@ fn create_local(
         // One key per scheduled time, so each slot runs once.
         body["idempotency_key"] = json!(format!("{key}-{}", slot.as_second()));
     }
-    runs::create_flow_run(client, body)
+    Ok(own_key(plan, runs::create_flow_run(client, body)?))
+}
+
+/// With a key pf-run made, an "existing" answer can only be a retry of this very request (the
+/// first attempt's answer was lost): the run is still new.
+fn own_key(plan: &Plan, mut created: Created) -> Created {
+    if plan.idempotency_key.is_none() {
+        created.created = true;
+    }
+    created
 }
 
 /// --execute with an idempotency key that names an existing run does not run it again.
