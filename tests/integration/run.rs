@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::fixture::{Fixture, Reply};
 use crate::harness::{Pf, Server, pf, temp_dir, unique, venv_bin};
 use crate::worker::{self, FAILS, HELLO, SLEEPS, deploy, deployments, flows_file, wait_terminal};
 
@@ -571,4 +572,53 @@ fn wait_child(child: &mut std::process::Child, timeout: Duration) -> Option<i32>
     let _ = child.kill();
     let _ = child.wait();
     None
+}
+
+#[test]
+fn a_dropped_create_is_retried_with_the_same_idempotency_key() {
+    let deployment_id = "6f1c2a52-1b7e-4f36-9c55-0a6a3f1d2e10";
+    let fixture = Fixture::start(move |request, _| {
+        let create = request.path.ends_with("/create_flow_run");
+        match (request.method.as_str(), request.path.as_str()) {
+            ("GET", "/api/deployments/name/etl/nightly") => Reply::json(
+                200,
+                json!({"id": deployment_id, "name": "nightly", "flow_id": deployment_id, "parameters": {}}),
+            ),
+            ("POST", _) if create => {
+                // The first create is lost on the way back; the retry must not make a second run.
+                static DROPPED: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+                if !DROPPED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    Reply::Drop
+                } else {
+                    Reply::json(
+                        201,
+                        json!({"id": "r1", "name": "lost-answer", "state_type": "SCHEDULED"}),
+                    )
+                }
+            }
+            _ => Reply::json(404, json!({"detail": "Not Found"})),
+        }
+    });
+    let run = Pf::new("pf-run")
+        .env("PREFECT_API_URL", &fixture.url)
+        .args(["-n", "etl/nightly"])
+        .run();
+    let objects = run.ok().json_lines();
+    assert_eq!(
+        (objects[0]["id"].as_str(), objects[0]["outcome"].as_str()),
+        (Some("r1"), Some("created"))
+    );
+    let keys: Vec<Value> = fixture
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/create_flow_run"))
+        .map(|r| r.json()["idempotency_key"].clone())
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0], keys[1]);
+    assert!(
+        keys[0].as_str().is_some_and(|k| k.starts_with("pf-")),
+        "{keys:?}"
+    );
 }
