@@ -577,26 +577,19 @@ fn wait_child(child: &mut std::process::Child, timeout: Duration) -> Option<i32>
 #[test]
 fn a_dropped_create_is_retried_with_the_same_idempotency_key() {
     let deployment_id = "6f1c2a52-1b7e-4f36-9c55-0a6a3f1d2e10";
-    let fixture = Fixture::start(move |request, _| {
-        let create = request.path.ends_with("/create_flow_run");
-        match (request.method.as_str(), request.path.as_str()) {
-            ("GET", "/api/deployments/name/etl/nightly") => Reply::json(
+    let fixture = Fixture::start(move |request, index| {
+        let create = request.method == "POST" && request.path.ends_with("/create_flow_run");
+        match request.path.as_str() {
+            "/api/deployments/name/etl/nightly" => Reply::json(
                 200,
                 json!({"id": deployment_id, "name": "nightly", "flow_id": deployment_id, "parameters": {}}),
             ),
-            ("POST", _) if create => {
-                // The first create is lost on the way back; the retry must not make a second run.
-                static DROPPED: std::sync::atomic::AtomicBool =
-                    std::sync::atomic::AtomicBool::new(false);
-                if !DROPPED.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                    Reply::Drop
-                } else {
-                    Reply::json(
-                        201,
-                        json!({"id": "r1", "name": "lost-answer", "state_type": "SCHEDULED"}),
-                    )
-                }
-            }
+            // The first create (request 1, after the lookup) is lost on the way back.
+            _ if create && index == 1 => Reply::Drop,
+            _ if create => Reply::json(
+                201,
+                json!({"id": "r1", "name": "lost-answer", "state_type": "SCHEDULED"}),
+            ),
             _ => Reply::json(404, json!({"detail": "Not Found"})),
         }
     });
