@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: settings from flags, environment and Prefect's `profiles.toml`
 //! - [`profiles`]: reading and editing `profiles.toml` in place
+//! - [`cloud`]: Prefect Cloud's account API (`/me/`, workspaces, API keys)
 //! - [`client`]: the synchronous HTTP client (auth, CSRF, retries, `-v` traces)
 //! - [`error`]: typed errors and their exit codes
 //! - [`paging`], [`filters`]: `*/filter` pages and filter bodies
@@ -13,6 +14,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod cloud;
 pub mod config;
 pub mod error;
 pub mod filters;
