@@ -3,6 +3,7 @@
 mod fixture;
 mod harness;
 
+mod auth;
 mod describe;
 mod faults;
 mod get;

@@ -59,9 +59,12 @@ pub fn login(args: &LoginArgs, connection: &ConnectionArgs) -> Result<i32> {
     for key in &done.remove {
         file.remove(&profile, key);
     }
-    activate_if_first(&mut file, &profile);
+    let note = activate_if_first(&mut file, &profile);
     file.save()?;
     eprintln!("{} Saved in profile '{profile}' ({}).", done.message, file.path().display());
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
     if env("PREFECT_API_URL").is_some() {
         warn("pf-auth", "PREFECT_API_URL is set in the environment and overrides the profile's URL");
     }

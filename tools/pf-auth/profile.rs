@@ -24,17 +24,18 @@ pub fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Make `profile` the active one when the file has none yet; otherwise say how to use it when
-/// it is not the active one.
-pub fn activate_if_first(file: &mut ProfilesFile, profile: &str) {
+/// Make `profile` the active one when the file has none yet; otherwise return a note on how to
+/// use it when it is not the active one.
+pub fn activate_if_first(file: &mut ProfilesFile, profile: &str) -> Option<String> {
     match file.active() {
-        None => file.set_active(profile),
-        Some(active) if active != profile && env("PREFECT_PROFILE").as_deref() != Some(profile) => {
-            eprintln!(
-                "Profile '{profile}' is not the active one ('{active}'): use it with --profile {profile}, or make it active with: pf-auth use {profile}"
-            );
+        None => {
+            file.set_active(profile);
+            None
         }
-        Some(_) => {}
+        Some(active) if active != profile && env("PREFECT_PROFILE").as_deref() != Some(profile) => Some(format!(
+            "Profile '{profile}' is not the active one ('{active}'): use it with --profile {profile}, or make it active with: pf-auth use {profile}"
+        )),
+        Some(_) => None,
     }
 }
 
