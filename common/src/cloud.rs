@@ -29,7 +29,11 @@ pub const DEFAULT_CLOUD_API_URL: &str = "https://api.prefect.cloud/api";
 /// The Cloud API base URL: `PREFECT_CLOUD_API_URL` from the environment, else from `profile`
 /// in `file`, else [`DEFAULT_CLOUD_API_URL`]; without a trailing slash.
 pub fn cloud_api_url(file: Option<&ProfilesFile>, profile: Option<&str>) -> String {
-    let from_profile = || file?.get(profile?, "PREFECT_CLOUD_API_URL").filter(|v| !v.is_empty());
+    let from_profile = || {
+        file?
+            .get(profile?, "PREFECT_CLOUD_API_URL")
+            .filter(|v| !v.is_empty())
+    };
     non_empty_env("PREFECT_CLOUD_API_URL")
         .or_else(from_profile)
         .unwrap_or_else(|| DEFAULT_CLOUD_API_URL.to_string())
@@ -85,12 +89,20 @@ pub struct Workspace {
 impl Workspace {
     /// Read one entry of `/me/workspaces`; entries without ids are an error.
     pub fn from_json(value: &Value) -> Result<Workspace> {
-        let field = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+        let field = |key: &str| {
+            value
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let (account_id, workspace_id) = (field("account_id"), field("workspace_id"));
         if account_id.is_empty() || workspace_id.is_empty() {
             return Err(Error::Server {
                 status: 200,
-                message: format!("a workspace from /me/workspaces has no account_id or workspace_id: {value}"),
+                message: format!(
+                    "a workspace from /me/workspaces has no account_id or workspace_id: {value}"
+                ),
             });
         }
         let workspace_handle = field("workspace_handle");
@@ -99,7 +111,11 @@ impl Workspace {
             account_id,
             account_handle: field("account_handle"),
             workspace_id,
-            workspace_name: if name.is_empty() { workspace_handle.clone() } else { name },
+            workspace_name: if name.is_empty() {
+                workspace_handle.clone()
+            } else {
+                name
+            },
             workspace_handle,
             raw: value.clone(),
         })
@@ -112,7 +128,10 @@ impl Workspace {
 
     /// The workspace's API URL under a Cloud API base URL.
     pub fn api_url(&self, cloud_api_url: &str) -> String {
-        format!("{cloud_api_url}/accounts/{}/workspaces/{}", self.account_id, self.workspace_id)
+        format!(
+            "{cloud_api_url}/accounts/{}/workspaces/{}",
+            self.account_id, self.workspace_id
+        )
     }
 
     /// Whether an API URL points at this workspace.
@@ -130,7 +149,10 @@ pub fn find_workspace<'w>(workspaces: &'w [Workspace], wanted: &str) -> Result<&
         .filter(|w| w.handle() == wanted || w.workspace_id == wanted)
         .collect();
     let candidates = if exact.is_empty() {
-        workspaces.iter().filter(|w| w.workspace_handle == wanted).collect()
+        workspaces
+            .iter()
+            .filter(|w| w.workspace_handle == wanted)
+            .collect()
     } else {
         exact
     };
@@ -144,7 +166,11 @@ pub fn find_workspace<'w>(workspaces: &'w [Workspace], wanted: &str) -> Result<&
             status: 0,
             message: format!(
                 "workspace '{wanted}' is ambiguous: {}",
-                several.iter().map(|w| w.handle()).collect::<Vec<_>>().join(", ")
+                several
+                    .iter()
+                    .map(|w| w.handle())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             hint: Some("give it as ACCOUNT/WORKSPACE".into()),
         }),
@@ -156,7 +182,14 @@ pub fn available_hint(workspaces: &[Workspace]) -> String {
     if workspaces.is_empty() {
         "this key sees no workspace; create one in the Prefect Cloud UI".into()
     } else {
-        format!("available workspaces: {}", workspaces.iter().map(Workspace::handle).collect::<Vec<_>>().join(", "))
+        format!(
+            "available workspaces: {}",
+            workspaces
+                .iter()
+                .map(Workspace::handle)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 
@@ -170,12 +203,19 @@ pub struct CloudApi {
 impl CloudApi {
     /// A Cloud API client at `cloud_api_url` with `key`; TLS, timeouts, retries and custom
     /// headers come from `base` (its own API URL and credentials are not used).
-    pub fn new(base: &Settings, cloud_api_url: &str, key: Secret, verbose: bool) -> Result<CloudApi> {
+    pub fn new(
+        base: &Settings,
+        cloud_api_url: &str,
+        key: Secret,
+        verbose: bool,
+    ) -> Result<CloudApi> {
         let mut settings = base.clone();
         settings.api_url = cloud_api_url.trim_end_matches('/').to_string();
         settings.api_key = Some(key);
         settings.auth_string = None;
-        Ok(CloudApi { client: Client::new(settings, verbose)? })
+        Ok(CloudApi {
+            client: Client::new(settings, verbose)?,
+        })
     }
 
     /// The Cloud API base URL in use.
@@ -201,26 +241,37 @@ impl CloudApi {
     /// The id of the key's user (`GET /me/` → `id`).
     pub fn user_id(&self) -> Result<String> {
         let me = self.me()?;
-        me.get("id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| Error::Server {
-            status: 200,
-            message: "the answer of GET /me/ has no id".into(),
-        })
+        me.get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| Error::Server {
+                status: 200,
+                message: "the answer of GET /me/ has no id".into(),
+            })
     }
 
     /// `POST /users/{user_id}/api_keys`: a new API key (the answer carries `key`, shown once).
     /// `expiration` is an RFC 3339 time, or None for a key that never expires.
-    pub fn create_api_key(&self, user_id: &str, name: &str, expiration: Option<&str>) -> Result<Value> {
+    pub fn create_api_key(
+        &self,
+        user_id: &str,
+        name: &str,
+        expiration: Option<&str>,
+    ) -> Result<Value> {
         let mut body = json!({ "name": name });
         if let Some(expiration) = expiration {
             body["expiration"] = json!(expiration);
         }
         // Not repeated on a dropped connection: a retry could make a second key.
-        self.client.call(Request::new(Method::Post, format!("users/{user_id}/api_keys")).json(body))
+        self.client
+            .call(Request::new(Method::Post, format!("users/{user_id}/api_keys")).json(body))
     }
 
     /// `DELETE /users/{user_id}/api_keys/{key_id}`: revoke a key.
     pub fn delete_api_key(&self, user_id: &str, key_id: &str) -> Result<()> {
-        self.client.delete(&format!("users/{user_id}/api_keys/{key_id}")).map(|_| ())
+        self.client
+            .delete(&format!("users/{user_id}/api_keys/{key_id}"))
+            .map(|_| ())
     }
 }
 
@@ -238,22 +289,35 @@ mod tests {
 
     #[test]
     fn workspaces_are_found_by_handle_id_or_unique_short_handle() {
-        let all = vec![ws("acme", "prod", "w1"), ws("acme", "dev", "w2"), ws("beta", "dev", "w3")];
+        let all = vec![
+            ws("acme", "prod", "w1"),
+            ws("acme", "dev", "w2"),
+            ws("beta", "dev", "w3"),
+        ];
         assert_eq!(find_workspace(&all, "acme/dev").unwrap().workspace_id, "w2");
         assert_eq!(find_workspace(&all, "w3").unwrap().handle(), "beta/dev");
         assert_eq!(find_workspace(&all, "prod").unwrap().workspace_id, "w1");
         assert_eq!(find_workspace(&all, "dev").unwrap_err().exit_code(), 4);
         let missing = find_workspace(&all, "nope").unwrap_err();
-        assert_eq!(missing.hint(), Some("available workspaces: acme/prod, acme/dev, beta/dev"));
+        assert_eq!(
+            missing.hint(),
+            Some("available workspaces: acme/prod, acme/dev, beta/dev")
+        );
     }
 
     #[test]
     fn cloud_urls_are_recognised() {
         let w = ws("acme", "prod", "w1");
         let url = w.api_url("https://api.prefect.cloud/api");
-        assert_eq!(url, "https://api.prefect.cloud/api/accounts/acc-acme/workspaces/w1");
+        assert_eq!(
+            url,
+            "https://api.prefect.cloud/api/accounts/acc-acme/workspaces/w1"
+        );
         assert!(w.is_at(&url));
         assert!(is_cloud_url(&url, DEFAULT_CLOUD_API_URL));
-        assert!(!is_cloud_url("http://127.0.0.1:4200/api", DEFAULT_CLOUD_API_URL));
+        assert!(!is_cloud_url(
+            "http://127.0.0.1:4200/api",
+            DEFAULT_CLOUD_API_URL
+        ));
     }
 }

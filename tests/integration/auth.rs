@@ -56,7 +56,11 @@ pub fn diff(before: &str, after: &str) -> (Vec<String>, Vec<String>) {
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
     }
     let (mut i, mut j, mut removed, mut added) = (0, 0, Vec::new(), Vec::new());
@@ -90,19 +94,34 @@ fn self_hosted_login_saves_the_profile_and_pf_get_then_works() {
     let home = temp_dir("auth-login");
 
     // Without credentials the server refuses, and pf-get says so.
-    checked(tool_in("pf-get", &home).arg("flows").env("PREFECT_API_URL", &server.url), &[]).expect_code(3);
+    checked(
+        tool_in("pf-get", &home)
+            .arg("flows")
+            .env("PREFECT_API_URL", &server.url),
+        &[],
+    )
+    .expect_code(3);
 
     let run = checked(
-        auth(&home).args(["login", "--url", &server.url, "--auth-string", "-", "-v"]).stdin(format!("{AUTH_STRING}\n")),
+        auth(&home)
+            .args(["login", "--url", &server.url, "--auth-string", "-", "-v"])
+            .stdin(format!("{AUTH_STRING}\n")),
         &[],
     );
     run.ok();
     assert_eq!(run.stdout, "");
     let stderr = err_lines(&run);
-    assert!(stderr[0].starts_with("pf: GET /admin/version 200 ") && stderr[0].ends_with("ms"), "{run:#?}");
+    assert!(
+        stderr[0].starts_with("pf: GET /admin/version 200 ") && stderr[0].ends_with("ms"),
+        "{run:#?}"
+    );
     assert_eq!(
         stderr[1],
-        format!("Logged in to {} (Prefect 3.9.1). Saved in profile 'default' ({}).", server.url, profiles_file(&home).display())
+        format!(
+            "Logged in to {} (Prefect 3.9.1). Saved in profile 'default' ({}).",
+            server.url,
+            profiles_file(&home).display()
+        )
     );
     // A new file: the profile, made active; mode 0600.
     assert_eq!(
@@ -119,7 +138,9 @@ fn self_hosted_login_saves_the_profile_and_pf_get_then_works() {
 
     let run = checked(auth(&home).args(["status", "-o", "json"]), &[]);
     run.ok();
-    let status: Value = serde_json::from_str::<Vec<Value>>(&run.stdout).unwrap().remove(0);
+    let status: Value = serde_json::from_str::<Vec<Value>>(&run.stdout)
+        .unwrap()
+        .remove(0);
     assert_eq!(status["profile"], "default");
     assert_eq!(status["api_url"], server.url.as_str());
     assert_eq!(status["api_url_source"], "profile default");
@@ -133,7 +154,9 @@ fn self_hosted_login_saves_the_profile_and_pf_get_then_works() {
     // A wrong string: exit 3, the seed's message without the secret, the file untouched.
     let before = std::fs::read(profiles_file(&home)).unwrap();
     let run = checked(
-        auth(&home).args(["login", "--url", &server.url, "--auth-string", "-"]).stdin("admin:wrong-guess\n"),
+        auth(&home)
+            .args(["login", "--url", &server.url, "--auth-string", "-"])
+            .stdin("admin:wrong-guess\n"),
         &["wrong-guess"],
     );
     run.expect_code(3);
@@ -153,18 +176,36 @@ fn self_hosted_login_saves_the_profile_and_pf_get_then_works() {
     assert_eq!(
         err_lines(&run),
         vec![
-            format!("pf-auth: error: {} requires credentials: the server answered 401", server.url).as_str(),
-            format!("hint: give its auth string: pf-auth login --url {} --auth-string -", server.url).as_str(),
+            format!(
+                "pf-auth: error: {} requires credentials: the server answered 401",
+                server.url
+            )
+            .as_str(),
+            format!(
+                "hint: give its auth string: pf-auth login --url {} --auth-string -",
+                server.url
+            )
+            .as_str(),
         ]
     );
     // Nothing reachable there: exit 7, file untouched.
     let dead = format!("http://127.0.0.1:{}/api", free_port());
-    let run = checked(auth(&home).args(["login", "--url", &dead, "--auth-string", "-"]).stdin(AUTH_STRING), &[]);
+    let run = checked(
+        auth(&home)
+            .args(["login", "--url", &dead, "--auth-string", "-"])
+            .stdin(AUTH_STRING),
+        &[],
+    );
     run.expect_code(7);
     assert_eq!(std::fs::read(profiles_file(&home)).unwrap(), before);
 
     // A broken profile is reported by status: 3 when refused, 7 when unreachable.
-    let run = checked(auth(&home).arg("status").env("PREFECT_API_AUTH_STRING", "admin:nope-nope"), &["nope-nope"]);
+    let run = checked(
+        auth(&home)
+            .arg("status")
+            .env("PREFECT_API_AUTH_STRING", "admin:nope-nope"),
+        &["nope-nope"],
+    );
     run.expect_code(3);
     assert_eq!(run.json_lines()[0]["authenticated"], false);
     assert_eq!(run.json_lines()[0]["auth_source"], "env");
@@ -175,20 +216,38 @@ fn self_hosted_login_saves_the_profile_and_pf_get_then_works() {
     // Logout removes the auth string only (the URL of a self-hosted server stays).
     let run = checked(auth(&home).args(["logout"]), &[]);
     run.ok();
-    assert_eq!(run.stderr, "Logged out of profile 'default' (removed PREFECT_API_AUTH_STRING).\n");
-    assert_eq!(read(&home), format!("active = \"default\"\n\n[profiles.default]\nPREFECT_API_URL = \"{}\"\n", server.url));
+    assert_eq!(
+        run.stderr,
+        "Logged out of profile 'default' (removed PREFECT_API_AUTH_STRING).\n"
+    );
+    assert_eq!(
+        read(&home),
+        format!(
+            "active = \"default\"\n\n[profiles.default]\nPREFECT_API_URL = \"{}\"\n",
+            server.url
+        )
+    );
     let run = checked(auth(&home).args(["logout", "--yes"]), &[]);
     run.ok();
-    assert_eq!(run.stderr, "No credentials currently active: profile 'default' has no API key or auth string.\n");
+    assert_eq!(
+        run.stderr,
+        "No credentials currently active: profile 'default' has no API key or auth string.\n"
+    );
     checked(tool_in("pf-get", &home).arg("flows"), &[]).expect_code(3);
 }
 
 #[test]
 fn login_refuses_when_the_environment_would_override_it() {
     let home = temp_dir("auth-env");
-    for (name, value) in [("PREFECT_API_KEY", "pnu_from_env_0123456789"), ("PREFECT_API_AUTH_STRING", AUTH_STRING)] {
+    for (name, value) in [
+        ("PREFECT_API_KEY", "pnu_from_env_0123456789"),
+        ("PREFECT_API_AUTH_STRING", AUTH_STRING),
+    ] {
         let run = checked(
-            auth(&home).args(["login", "--url", &server().url, "--auth-string", "-"]).stdin(AUTH_STRING).env(name, value),
+            auth(&home)
+                .args(["login", "--url", &server().url, "--auth-string", "-"])
+                .stdin(AUTH_STRING)
+                .env(name, value),
             &["pnu_from_env_0123456789"],
         );
         run.expect_code(2);
@@ -230,7 +289,17 @@ fn edits_change_only_the_intended_lines_of_a_hand_written_file() {
 
     // login into a profile that is not the active one: only its two credential lines change.
     let run = checked(
-        auth(&home).args(["login", "--profile", "prod", "--url", &server.url, "--auth-string", "-"]).stdin(AUTH_STRING),
+        auth(&home)
+            .args([
+                "login",
+                "--profile",
+                "prod",
+                "--url",
+                &server.url,
+                "--auth-string",
+                "-",
+            ])
+            .stdin(AUTH_STRING),
         &secrets,
     );
     run.ok();
@@ -246,18 +315,28 @@ fn edits_change_only_the_intended_lines_of_a_hand_written_file() {
                 "PREFECT_API_URL = \"http://prod.invalid:4200/api\"",
                 "PREFECT_API_AUTH_STRING = \"admin:old-prod-pass\"",
             ]),
-            vec![format!("PREFECT_API_URL = \"{}\"", server.url), format!("PREFECT_API_AUTH_STRING = \"{AUTH_STRING}\"")]
+            vec![
+                format!("PREFECT_API_URL = \"{}\"", server.url),
+                format!("PREFECT_API_AUTH_STRING = \"{AUTH_STRING}\"")
+            ]
         )
     );
     assert_eq!(mode(&profiles_file(&home)), 0o600);
-    checked(tool_in("pf-get", &home).args(["flows", "--profile", "prod"]), &[]).ok();
+    checked(
+        tool_in("pf-get", &home).args(["flows", "--profile", "prod"]),
+        &[],
+    )
+    .ok();
 
     // use: only the active line (its comment kept).
     checked(auth(&home).args(["use", "prod"]), &[]).ok();
     let after_use = read(&home);
     assert_eq!(
         diff(&after_login, &after_use),
-        (strings(&["active = \"local\"  # the usual one"]), strings(&["active = \"prod\"  # the usual one"]))
+        (
+            strings(&["active = \"local\"  # the usual one"]),
+            strings(&["active = \"prod\"  # the usual one"])
+        )
     );
     checked(tool_in("pf-get", &home).arg("flows"), &[]).ok();
 
@@ -265,7 +344,14 @@ fn edits_change_only_the_intended_lines_of_a_hand_written_file() {
     let run = checked(auth(&home).arg("profiles").tty(100), &[]);
     run.ok();
     let width = server.url.len().max("http://127.0.0.1:4200/api".len());
-    let row = |cells: [&str; 4]| format!("{:<5}  {:<width$}  {:<11}  {}", cells[0], cells[1], cells[2], cells[3]).trim_end().to_string();
+    let row = |cells: [&str; 4]| {
+        format!(
+            "{:<5}  {:<width$}  {:<11}  {}",
+            cells[0], cells[1], cells[2], cells[3]
+        )
+        .trim_end()
+        .to_string()
+    };
     assert_eq!(
         run.lines(),
         vec![
@@ -279,12 +365,21 @@ fn edits_change_only_the_intended_lines_of_a_hand_written_file() {
     // logout: only the auth string line goes.
     checked(auth(&home).args(["logout", "--yes"]), &[]).ok();
     let after_logout = read(&home);
-    assert_eq!(diff(&after_use, &after_logout), (vec![format!("PREFECT_API_AUTH_STRING = \"{AUTH_STRING}\"")], vec![]));
+    assert_eq!(
+        diff(&after_use, &after_logout),
+        (
+            vec![format!("PREFECT_API_AUTH_STRING = \"{AUTH_STRING}\"")],
+            vec![]
+        )
+    );
 
     // An unknown profile for `use` is a usage error listing the known ones; nothing written.
     let run = checked(auth(&home).args(["use", "nope"]), &[]);
     run.expect_code(2);
-    assert_eq!(err_lines(&run)[1], "hint: known profiles: local, prod, empty");
+    assert_eq!(
+        err_lines(&run)[1],
+        "hint: known profiles: local, prod, empty"
+    );
     assert_eq!(read(&home), after_logout);
 }
 
@@ -296,17 +391,37 @@ fn a_failed_rename_or_a_corrupt_file_leaves_the_old_file_intact() {
     // A crash between write and rename (simulated): the old file stays, no temp file is left.
     for args in [
         vec!["use", "prod"],
-        vec!["login", "--profile", "local", "--url", &server.url, "--auth-string", "-"],
+        vec![
+            "login",
+            "--profile",
+            "local",
+            "--url",
+            &server.url,
+            "--auth-string",
+            "-",
+        ],
         vec!["logout", "--profile", "prod", "--yes"],
     ] {
-        let run = checked(auth(&home).args(&args).stdin(AUTH_STRING).env("PF_TEST_FAIL_RENAME", "1"), &[]);
+        let run = checked(
+            auth(&home)
+                .args(&args)
+                .stdin(AUTH_STRING)
+                .env("PF_TEST_FAIL_RENAME", "1"),
+            &[],
+        );
         run.expect_code(1);
         assert!(
-            run.stderr.starts_with(&format!("pf-auth: error: cannot write {}: rename failed", profiles_file(&home).display())),
+            run.stderr.starts_with(&format!(
+                "pf-auth: error: cannot write {}: rename failed",
+                profiles_file(&home).display()
+            )),
             "{run:#?}"
         );
         assert_eq!(read(&home), HAND_WRITTEN);
-        let entries: Vec<_> = std::fs::read_dir(&home).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let entries: Vec<_> = std::fs::read_dir(&home)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(entries, vec![std::ffi::OsString::from("profiles.toml")]);
     }
 
@@ -322,7 +437,10 @@ fn a_failed_rename_or_a_corrupt_file_leaves_the_old_file_intact() {
         let run = checked(auth(&home).args(&args).stdin(AUTH_STRING), &[]);
         run.expect_code(2);
         assert!(
-            run.stderr.starts_with(&format!("pf-auth: error: {} is not valid TOML: ", profiles_file(&home).display())),
+            run.stderr.starts_with(&format!(
+                "pf-auth: error: {} is not valid TOML: ",
+                profiles_file(&home).display()
+            )),
             "{run:#?}"
         );
         assert_eq!(read(&home), corrupt);
@@ -332,14 +450,26 @@ fn a_failed_rename_or_a_corrupt_file_leaves_the_old_file_intact() {
     let nested = home.join("a/b/profiles.toml");
     let run = checked(
         auth(&home)
-            .args(["login", "--profile", "ci", "--url", &server.url, "--auth-string", "-"])
+            .args([
+                "login",
+                "--profile",
+                "ci",
+                "--url",
+                &server.url,
+                "--auth-string",
+                "-",
+            ])
             .stdin(AUTH_STRING)
             .env("PREFECT_PROFILES_PATH", &nested),
         &[],
     );
     run.ok();
     assert_eq!(mode(&nested), 0o600);
-    assert!(std::fs::read_to_string(&nested).unwrap().starts_with("active = \"ci\"\n\n[profiles.ci]\n"));
+    assert!(
+        std::fs::read_to_string(&nested)
+            .unwrap()
+            .starts_with("active = \"ci\"\n\n[profiles.ci]\n")
+    );
 }
 
 #[test]
@@ -347,7 +477,17 @@ fn the_python_cli_reads_what_pf_auth_wrote() {
     let server = server();
     let home = temp_dir("auth-python");
     checked(
-        auth(&home).args(["login", "--profile", "shared", "--url", &server.url, "--auth-string", "-"]).stdin(AUTH_STRING),
+        auth(&home)
+            .args([
+                "login",
+                "--profile",
+                "shared",
+                "--url",
+                &server.url,
+                "--auth-string",
+                "-",
+            ])
+            .stdin(AUTH_STRING),
         &[],
     )
     .ok();
@@ -358,15 +498,32 @@ fn the_python_cli_reads_what_pf_auth_wrote() {
                 cmd.env_remove(key);
             }
         }
-        let output = cmd.args(args).env("PREFECT_HOME", &home).env("HOME", &home).env("COLUMNS", "200").output().unwrap();
+        let output = cmd
+            .args(args)
+            .env("PREFECT_HOME", &home)
+            .env("HOME", &home)
+            .env("COLUMNS", "200")
+            .output()
+            .unwrap();
         assert!(output.status.success(), "prefect {args:?}: {output:?}");
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
     let listing = python(&["profile", "ls"]);
-    assert!(listing.lines().any(|l| l.trim_matches(|c: char| c == '│' || c.is_whitespace()) == "* shared"), "{listing}");
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.trim_matches(|c: char| c == '│' || c.is_whitespace()) == "* shared"),
+        "{listing}"
+    );
     let view = python(&["config", "view"]);
     let lines: Vec<&str> = view.lines().collect();
     assert!(lines.contains(&"PREFECT_PROFILE='shared'"), "{view}");
-    assert!(lines.contains(&format!("PREFECT_API_URL='{}' (from profile)", server.url).as_str()), "{view}");
-    assert!(lines.contains(&"PREFECT_API_AUTH_STRING='********' (from profile)"), "{view}");
+    assert!(
+        lines.contains(&format!("PREFECT_API_URL='{}' (from profile)", server.url).as_str()),
+        "{view}"
+    );
+    assert!(
+        lines.contains(&"PREFECT_API_AUTH_STRING='********' (from profile)"),
+        "{view}"
+    );
 }

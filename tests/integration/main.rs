@@ -4,6 +4,7 @@ mod fixture;
 mod harness;
 
 mod auth;
+mod auth_cloud;
 mod describe;
 mod faults;
 mod get;

@@ -21,7 +21,12 @@ pub struct LoginArgs {
     key: Option<String>,
     /// Prefect Cloud workspace ACCOUNT/WORKSPACE (required when not interactive and the key
     /// sees more than one workspace)
-    #[arg(short, long, value_name = "ACCOUNT/WORKSPACE", conflicts_with = "auth_string")]
+    #[arg(
+        short,
+        long,
+        value_name = "ACCOUNT/WORKSPACE",
+        conflicts_with = "auth_string"
+    )]
     workspace: Option<String>,
     /// API URL of a self-hosted server, e.g. http://127.0.0.1:4200/api
     #[arg(long, value_name = "URL")]
@@ -61,12 +66,19 @@ pub fn login(args: &LoginArgs, connection: &ConnectionArgs) -> Result<i32> {
     }
     let note = activate_if_first(&mut file, &profile);
     file.save()?;
-    eprintln!("{} Saved in profile '{profile}' ({}).", done.message, file.path().display());
+    eprintln!(
+        "{} Saved in profile '{profile}' ({}).",
+        done.message,
+        file.path().display()
+    );
     if let Some(note) = note {
         eprintln!("{note}");
     }
     if env("PREFECT_API_URL").is_some() {
-        warn("pf-auth", "PREFECT_API_URL is set in the environment and overrides the profile's URL");
+        warn(
+            "pf-auth",
+            "PREFECT_API_URL is set in the environment and overrides the profile's URL",
+        );
     }
     Ok(0)
 }
@@ -108,18 +120,30 @@ fn login_cloud(
     verbose: bool,
     url: Option<&str>,
 ) -> Result<Done> {
-    let key = secret::read(args.key.as_deref(), "API key", "--key", "Paste your Prefect Cloud API key: ")?;
+    let key = secret::read(
+        args.key.as_deref(),
+        "API key",
+        "--key",
+        "Paste your Prefect Cloud API key: ",
+    )?;
     let api = CloudApi::new(base, cloud_base, key.clone(), verbose)?;
-    let workspaces = api.me().and_then(|_| api.workspaces()).map_err(|e| key_error(&key, e))?;
+    let workspaces = api
+        .me()
+        .and_then(|_| api.workspaces())
+        .map_err(|e| key_error(&key, e))?;
     let wanted = args.workspace.clone().or_else(|| {
         let (account, workspace) = cloud::workspace_ids(url?)?;
-        workspaces.iter().find(|w| w.account_id == account && w.workspace_id == workspace).map(Workspace::handle)
+        workspaces
+            .iter()
+            .find(|w| w.account_id == account && w.workspace_id == workspace)
+            .map(Workspace::handle)
     });
     let chosen = match (wanted, workspaces.as_slice()) {
         (Some(wanted), _) => cloud::find_workspace(&workspaces, &wanted)?.clone(),
         (None, []) => {
             return Err(Error::Failed(
-                "this key sees no workspace: create one in the Prefect Cloud UI and log in again".into(),
+                "this key sees no workspace: create one in the Prefect Cloud UI and log in again"
+                    .into(),
             ));
         }
         (None, [one]) => one.clone(),
@@ -129,7 +153,10 @@ fn login_cloud(
         }
         (None, several) => {
             return Err(Error::usage_hint(
-                format!("this key sees {} workspaces: choose one with --workspace ACCOUNT/WORKSPACE", several.len()),
+                format!(
+                    "this key sees {} workspaces: choose one with --workspace ACCOUNT/WORKSPACE",
+                    several.len()
+                ),
                 cloud::available_hint(several),
             ));
         }
@@ -137,17 +164,28 @@ fn login_cloud(
     Ok(Done {
         set: vec![
             ("PREFECT_API_KEY", key),
-            ("PREFECT_API_URL", Secret::new(chosen.api_url(api.base_url()))),
+            (
+                "PREFECT_API_URL",
+                Secret::new(chosen.api_url(api.base_url())),
+            ),
         ],
         // A basic-auth string would win over the key and break the login.
         remove: vec!["PREFECT_API_AUTH_STRING"],
-        message: format!("Authenticated with Prefect Cloud! Using workspace '{}'.", chosen.handle()),
+        message: format!(
+            "Authenticated with Prefect Cloud! Using workspace '{}'.",
+            chosen.handle()
+        ),
     })
 }
 
 fn login_server(args: &LoginArgs, mut settings: Settings, verbose: bool) -> Result<Done> {
     let auth = match &args.auth_string {
-        Some(value) => Some(secret::read(Some(value), "auth string", "--auth-string", "Auth string (user:pass): ")?),
+        Some(value) => Some(secret::read(
+            Some(value),
+            "auth string",
+            "--auth-string",
+            "Auth string (user:pass): ",
+        )?),
         None => None,
     };
     let key = match &args.key {
@@ -158,18 +196,22 @@ fn login_server(args: &LoginArgs, mut settings: Settings, verbose: bool) -> Resu
     settings.api_key = key.clone();
     let url = settings.api_url.clone();
     let client = Client::new(settings, verbose)?;
-    let version = client.get("admin/version").map_err(|e| match (&auth, &key) {
-        (Some(_), _) => credential_error("auth string", None, e),
-        (None, Some(key)) => credential_error("API key", Some(key), e),
-        (None, None) => match e {
-            Error::Auth { status, .. } => Error::Auth {
-                status,
-                message: format!("{url} requires credentials: the server answered {status}"),
-                hint: Some(format!("give its auth string: pf-auth login --url {url} --auth-string -")),
+    let version = client
+        .get("admin/version")
+        .map_err(|e| match (&auth, &key) {
+            (Some(_), _) => credential_error("auth string", None, e),
+            (None, Some(key)) => credential_error("API key", Some(key), e),
+            (None, None) => match e {
+                Error::Auth { status, .. } => Error::Auth {
+                    status,
+                    message: format!("{url} requires credentials: the server answered {status}"),
+                    hint: Some(format!(
+                        "give its auth string: pf-auth login --url {url} --auth-string -"
+                    )),
+                },
+                other => other,
             },
-            other => other,
-        },
-    })?;
+        })?;
     let mut set = vec![("PREFECT_API_URL", Secret::new(url.clone()))];
     let mut remove = Vec::new();
     // Exactly the credentials that were validated: a stale Cloud key must not be sent elsewhere.
@@ -181,8 +223,15 @@ fn login_server(args: &LoginArgs, mut settings: Settings, verbose: bool) -> Resu
         Some(key) => set.push(("PREFECT_API_KEY", key)),
         None => remove.push("PREFECT_API_KEY"),
     }
-    let version = version.as_str().map(|v| format!(" (Prefect {v})")).unwrap_or_default();
-    Ok(Done { set, remove, message: format!("Logged in to {url}{version}.") })
+    let version = version
+        .as_str()
+        .map(|v| format!(" (Prefect {v})"))
+        .unwrap_or_default();
+    Ok(Done {
+        set,
+        remove,
+        message: format!("Logged in to {url}{version}."),
+    })
 }
 
 fn key_error(key: &Secret, error: Error) -> Error {
@@ -191,14 +240,23 @@ fn key_error(key: &Secret, error: Error) -> Error {
 
 /// The seed's "Error attempting to use API key …" for a refused credential, without the secret.
 fn credential_error(what: &str, key: Option<&Secret>, error: Error) -> Error {
-    let Error::Auth { status, message, .. } = error else { return error };
-    let shown = key.map(|k| format!(" {}", k.redacted())).unwrap_or_default();
+    let Error::Auth {
+        status, message, ..
+    } = error
+    else {
+        return error;
+    };
+    let shown = key
+        .map(|k| format!(" {}", k.redacted()))
+        .unwrap_or_default();
     let hint = match key.map(Secret::expose) {
         Some(k) if !(k.starts_with("pnu_") || k.starts_with("pnb_")) => {
             "the key is not in the expected format: Prefect Cloud keys start with 'pnu_' or 'pnb_'"
         }
         Some(_) => "check that the key is correct and not expired (Prefect Cloud UI: API keys)",
-        None => "check the auth string: it is the server's PREFECT_SERVER_API_AUTH_STRING (user:pass)",
+        None => {
+            "check the auth string: it is the server's PREFECT_SERVER_API_AUTH_STRING (user:pass)"
+        }
     };
     Error::Auth {
         status,
@@ -217,13 +275,18 @@ pub fn logout(connection: &ConnectionArgs, yes: bool) -> Result<i32> {
         .filter(|key| file.get(&profile, key).is_some())
         .collect();
     if present.is_empty() {
-        eprintln!("No credentials currently active: profile '{profile}' has no API key or auth string.");
+        eprintln!(
+            "No credentials currently active: profile '{profile}' has no API key or auth string."
+        );
         return Ok(0);
     }
-    if !yes && stdin_is_terminal() && !secret::confirm(&format!(
-        "Log out of profile '{profile}'? This removes its {} from this machine.",
-        present.join(" and ")
-    ))? {
+    if !yes
+        && stdin_is_terminal()
+        && !secret::confirm(&format!(
+            "Log out of profile '{profile}'? This removes its {} from this machine.",
+            present.join(" and ")
+        ))?
+    {
         eprintln!("Aborted.");
         return Ok(1);
     }
@@ -231,15 +294,24 @@ pub fn logout(connection: &ConnectionArgs, yes: bool) -> Result<i32> {
     for key in &present {
         file.remove(&profile, key);
     }
-    if file.get(&profile, "PREFECT_API_URL").is_some_and(|url| cloud::workspace_ids(&url).is_some()) {
+    if file
+        .get(&profile, "PREFECT_API_URL")
+        .is_some_and(|url| cloud::workspace_ids(&url).is_some())
+    {
         file.remove(&profile, "PREFECT_API_URL");
         removed.push("PREFECT_API_URL");
     }
     file.save()?;
-    eprintln!("Logged out of profile '{profile}' (removed {}).", removed.join(", "));
+    eprintln!(
+        "Logged out of profile '{profile}' (removed {}).",
+        removed.join(", ")
+    );
     for name in ["PREFECT_API_KEY", "PREFECT_API_AUTH_STRING"] {
         if env(name).is_some() {
-            warn("pf-auth", format!("{name} is still set in the environment and is still used"));
+            warn(
+                "pf-auth",
+                format!("{name} is still set in the environment and is still used"),
+            );
         }
     }
     Ok(0)

@@ -106,9 +106,10 @@ fn main() -> ExitCode {
             Command::Logout { yes } => login::logout(connection, *yes)?,
             Command::Status => status::run(connection, &cli.output)?,
             Command::ListTenants => tenants::list(connection, &cli.output)?,
-            Command::SwitchTenants { id, slug } => {
-                tenants::switch(connection, id.as_deref().or(slug.as_deref()).unwrap_or_default())?
-            }
+            Command::SwitchTenants { id, slug } => tenants::switch(
+                connection,
+                id.as_deref().or(slug.as_deref()).unwrap_or_default(),
+            )?,
             Command::CreateToken { name, expires } => {
                 tenants::create_token(connection, name, expires.as_deref())?
             }

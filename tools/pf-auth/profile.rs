@@ -32,9 +32,11 @@ pub fn activate_if_first(file: &mut ProfilesFile, profile: &str) -> Option<Strin
             file.set_active(profile);
             None
         }
-        Some(active) if active != profile && env("PREFECT_PROFILE").as_deref() != Some(profile) => Some(format!(
-            "Profile '{profile}' is not the active one ('{active}'): use it with --profile {profile}, or make it active with: pf-auth use {profile}"
-        )),
+        Some(active) if active != profile && env("PREFECT_PROFILE").as_deref() != Some(profile) => {
+            Some(format!(
+                "Profile '{profile}' is not the active one ('{active}'): use it with --profile {profile}, or make it active with: pf-auth use {profile}"
+            ))
+        }
         Some(_) => None,
     }
 }
@@ -63,7 +65,10 @@ pub fn redact_auth_string(secret: &Secret) -> String {
 /// `pf-auth profiles`: every profile of profiles.toml, the one in effect marked `*`.
 pub fn list(output: &OutputArgs, flag: Option<&str>) -> Result<i32> {
     let file = ProfilesFile::load(&profiles_path())?;
-    let in_effect = flag.map(str::to_string).or_else(|| env("PREFECT_PROFILE")).or(file.active().map(str::to_string));
+    let in_effect = flag
+        .map(str::to_string)
+        .or_else(|| env("PREFECT_PROFILE"))
+        .or(file.active().map(str::to_string));
     let mut printer = output.printer()?;
     printer.columns(&["NAME", "API URL", "AUTH", ""]);
     let rows: Vec<_> = file
@@ -83,7 +88,11 @@ pub fn list(output: &OutputArgs, flag: Option<&str>) -> Result<i32> {
             Cell::from_json(row.get("name")),
             Cell::from_json(row.get("api_url")),
             Cell::from_json(row.get("auth")),
-            Cell::Text(if row["active"] == true { "*".into() } else { String::new() }),
+            Cell::Text(if row["active"] == true {
+                "*".into()
+            } else {
+                String::new()
+            }),
         ]
     })?;
     printer.finish()?;
@@ -110,7 +119,12 @@ pub fn use_profile(name: &str) -> Result<i32> {
     }
     eprintln!("Switched to profile '{name}'.");
     if let Some(other) = env("PREFECT_PROFILE").filter(|p| p != name) {
-        warn("pf-auth", format!("PREFECT_PROFILE={other} in the environment still overrides the active profile"));
+        warn(
+            "pf-auth",
+            format!(
+                "PREFECT_PROFILE={other} in the environment still overrides the active profile"
+            ),
+        );
     }
     Ok(0)
 }

@@ -16,7 +16,9 @@ pub fn read(value: Option<&str>, what: &str, flag: &str, prompt: &str) -> Result
         Some(v) if v != "-" => {
             warn(
                 "pf-auth",
-                format!("an {what} on the command line is visible to other local users (ps, shell history); prefer {flag} -"),
+                format!(
+                    "an {what} on the command line is visible to other local users (ps, shell history); prefer {flag} -"
+                ),
             );
             v.to_string()
         }
@@ -28,7 +30,11 @@ pub fn read(value: Option<&str>, what: &str, flag: &str, prompt: &str) -> Result
                 .lock()
                 .read_to_string(&mut all)
                 .map_err(|e| Error::io(format!("cannot read the {what} from stdin"), e))?;
-            all.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default().to_string()
+            all.lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or_default()
+                .to_string()
         }
     };
     let text = text.trim().to_string();
@@ -53,7 +59,10 @@ pub fn ask(prompt: &str) -> Result<String, Error> {
     let _ = write!(stderr, "{prompt}");
     let _ = stderr.flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::io("cannot read the answer", e))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("cannot read the answer", e))?;
     Ok(line.trim().to_string())
 }
 

@@ -32,7 +32,11 @@ pub fn run(connection: &ConnectionArgs, output: &OutputArgs) -> Result<i32> {
     let cloud_base = cloud::cloud_api_url_for(&settings);
     let is_cloud = cloud::is_cloud_url(&settings.api_url, &cloud_base);
     let (auth, credential, auth_env) = match (&settings.auth_string, &settings.api_key) {
-        (Some(a), _) => ("auth-string", Some(redact_auth_string(a)), "PREFECT_API_AUTH_STRING"),
+        (Some(a), _) => (
+            "auth-string",
+            Some(redact_auth_string(a)),
+            "PREFECT_API_AUTH_STRING",
+        ),
         (None, Some(k)) => ("api-key", Some(k.redacted()), "PREFECT_API_KEY"),
         (None, None) => ("none", None, ""),
     };
@@ -44,10 +48,19 @@ pub fn run(connection: &ConnectionArgs, output: &OutputArgs) -> Result<i32> {
     };
     let mut status = Map::new();
     status.insert("profile".into(), json!(settings.profile));
-    status.insert("profiles_path".into(), json!(settings.profiles_path.display().to_string()));
+    status.insert(
+        "profiles_path".into(),
+        json!(settings.profiles_path.display().to_string()),
+    );
     status.insert("api_url".into(), json!(settings.api_url));
-    status.insert("api_url_source".into(), json!(settings.api_url_source.to_string()));
-    status.insert("server".into(), json!(if is_cloud { "cloud" } else { "self-hosted" }));
+    status.insert(
+        "api_url_source".into(),
+        json!(settings.api_url_source.to_string()),
+    );
+    status.insert(
+        "server".into(),
+        json!(if is_cloud { "cloud" } else { "self-hosted" }),
+    );
     status.insert("auth".into(), json!(auth));
     status.insert("auth_source".into(), json!(auth_source));
     status.insert("credential".into(), json!(credential));
@@ -67,8 +80,10 @@ pub fn run(connection: &ConnectionArgs, output: &OutputArgs) -> Result<i32> {
     for (key, _) in FIELDS {
         status.entry(key.to_string()).or_insert(Value::Null);
     }
-    let ordered: Map<String, Value> =
-        FIELDS.iter().map(|(key, _)| (key.to_string(), status[*key].clone())).collect();
+    let ordered: Map<String, Value> = FIELDS
+        .iter()
+        .map(|(key, _)| (key.to_string(), status[*key].clone()))
+        .collect();
     print(output, &Value::Object(ordered))?;
     check.map(|()| 0)
 }
@@ -95,7 +110,11 @@ fn check_cloud(
     };
     let api = CloudApi::new(settings, cloud_base, key, verbose)?;
     let me = api.me()?;
-    let user = me.get("handle").or_else(|| me.get("email")).cloned().unwrap_or(Value::Null);
+    let user = me
+        .get("handle")
+        .or_else(|| me.get("email"))
+        .cloned()
+        .unwrap_or(Value::Null);
     status.insert("user".into(), user);
     let workspaces = api.workspaces()?;
     match workspaces.iter().find(|w| w.is_at(&settings.api_url)) {
@@ -105,8 +124,14 @@ fn check_cloud(
         }
         None => Err(Error::Auth {
             status: 0,
-            message: format!("the API key cannot use the workspace of {}", settings.api_url),
-            hint: Some(format!("{}; switch with: pf-auth switch-tenants --slug ACCOUNT/WORKSPACE", cloud::available_hint(&workspaces))),
+            message: format!(
+                "the API key cannot use the workspace of {}",
+                settings.api_url
+            ),
+            hint: Some(format!(
+                "{}; switch with: pf-auth switch-tenants --slug ACCOUNT/WORKSPACE",
+                cloud::available_hint(&workspaces)
+            )),
         }),
     }
 }
@@ -115,7 +140,12 @@ fn print(output: &OutputArgs, status: &Value) -> Result<()> {
     let mut printer = output.printer()?;
     if printer.format() == Format::Table && output.jq.is_none() {
         let color = printer.color();
-        let width = FIELDS.iter().map(|(_, label)| label.len()).max().unwrap_or(0) + 1;
+        let width = FIELDS
+            .iter()
+            .map(|(_, label)| label.len())
+            .max()
+            .unwrap_or(0)
+            + 1;
         for (key, label) in FIELDS {
             let text = match &status[*key] {
                 Value::Null => "-".to_string(),
@@ -130,6 +160,11 @@ fn print(output: &OutputArgs, status: &Value) -> Result<()> {
     }
     let headers: Vec<&str> = FIELDS.iter().map(|(key, _)| *key).collect();
     printer.columns(&headers);
-    printer.object(status, |s| FIELDS.iter().map(|(key, _)| Cell::from_json(s.get(*key))).collect())?;
+    printer.object(status, |s| {
+        FIELDS
+            .iter()
+            .map(|(key, _)| Cell::from_json(s.get(*key)))
+            .collect()
+    })?;
     printer.finish()
 }

@@ -57,13 +57,30 @@ pub fn list(connection: &ConnectionArgs, output: &OutputArgs) -> Result<i32> {
         .collect();
     printer.columns(&["NAME", "SLUG", "ID", ""]);
     printer.page(&rows, |row| {
-        let field = |key: &str| row.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+        let field = |key: &str| {
+            row.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let name = field("workspace_name");
         vec![
-            Cell::Text(if name.is_empty() { field("workspace_handle") } else { name }),
-            Cell::Text(format!("{}/{}", field("account_handle"), field("workspace_handle"))),
+            Cell::Text(if name.is_empty() {
+                field("workspace_handle")
+            } else {
+                name
+            }),
+            Cell::Text(format!(
+                "{}/{}",
+                field("account_handle"),
+                field("workspace_handle")
+            )),
             Cell::Text(field("workspace_id")),
-            Cell::Text(if row["active"] == true { "*".into() } else { String::new() }),
+            Cell::Text(if row["active"] == true {
+                "*".into()
+            } else {
+                String::new()
+            }),
         ]
     })?;
     printer.finish()?;
@@ -82,11 +99,21 @@ pub fn switch(connection: &ConnectionArgs, wanted: &str) -> Result<i32> {
         ));
     };
     let mut file = ProfilesFile::load(&settings.profiles_path)?;
-    file.set(&profile, "PREFECT_API_URL", &workspace.api_url(api.base_url()));
+    file.set(
+        &profile,
+        "PREFECT_API_URL",
+        &workspace.api_url(api.base_url()),
+    );
     file.save()?;
-    eprintln!("Tenant switched: profile '{profile}' now uses workspace '{}'.", workspace.handle());
+    eprintln!(
+        "Tenant switched: profile '{profile}' now uses workspace '{}'.",
+        workspace.handle()
+    );
     if env("PREFECT_API_URL").is_some() {
-        warn("pf-auth", "PREFECT_API_URL is set in the environment and overrides the profile's URL");
+        warn(
+            "pf-auth",
+            "PREFECT_API_URL is set in the environment and overrides the profile's URL",
+        );
     }
     Ok(0)
 }
@@ -106,10 +133,13 @@ pub fn create_token(connection: &ConnectionArgs, name: &str, expires: Option<&st
     let (_, api) = cloud_api(connection, "create-token")?;
     let user_id = api.user_id()?;
     let created = api.create_api_key(&user_id, name, expiration.as_deref())?;
-    let key = created.get("key").and_then(Value::as_str).ok_or_else(|| Error::Server {
-        status: 201,
-        message: "Prefect Cloud's answer has no key".into(),
-    })?;
+    let key = created
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Server {
+            status: 201,
+            message: "Prefect Cloud's answer has no key".into(),
+        })?;
     println!("{key}");
     let id = created.get("id").and_then(Value::as_str).unwrap_or("?");
     let until = match created.get("expiration").and_then(Value::as_str) {
@@ -125,9 +155,14 @@ pub fn revoke_token(connection: &ConnectionArgs, id: &str) -> Result<i32> {
     let (_, api) = cloud_api(connection, "revoke-token")?;
     let user_id = api.user_id()?;
     api.delete_api_key(&user_id, id).map_err(|e| match e {
-        Error::Client { status: 404, hint, .. } => {
-            Error::not_found(format!("API key {id} not found"), hint.or(Some("check the id in the Prefect Cloud UI: API keys".into())))
-        }
+        Error::Client {
+            status: 404, hint, ..
+        } => Error::not_found(
+            format!("API key {id} not found"),
+            hint.or(Some(
+                "check the id in the Prefect Cloud UI: API keys".into(),
+            )),
+        ),
         other => other,
     })?;
     eprintln!("Token successfully revoked: API key {id}.");
