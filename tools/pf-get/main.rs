@@ -38,3 +38,4 @@ fn main() -> ExitCode {
         Ok(0)
     })
 }
+
