@@ -17,8 +17,13 @@ use crate::time::{parse_api_time, to_api_time};
 pub const LOOK_BACK: SignedDuration = SignedDuration::from_secs(10);
 
 /// Python logging level numbers by name.
-pub const LEVELS: &[(&str, u64)] =
-    &[("DEBUG", 10), ("INFO", 20), ("WARNING", 30), ("ERROR", 40), ("CRITICAL", 50)];
+pub const LEVELS: &[(&str, u64)] = &[
+    ("DEBUG", 10),
+    ("INFO", 20),
+    ("WARNING", 30),
+    ("ERROR", 40),
+    ("CRITICAL", 50),
+];
 
 /// Parse a level name (case-insensitive; `WARN` is accepted) or number.
 ///
@@ -29,7 +34,11 @@ pub const LEVELS: &[(&str, u64)] =
 /// ```
 pub fn parse_level(text: &str) -> Result<u64> {
     let upper = text.trim().to_ascii_uppercase();
-    let upper = if upper == "WARN" { "WARNING".to_string() } else { upper };
+    let upper = if upper == "WARN" {
+        "WARNING".to_string()
+    } else {
+        upper
+    };
     if let Some((_, n)) = LEVELS.iter().find(|(name, _)| *name == upper) {
         return Ok(*n);
     }
@@ -78,10 +87,19 @@ impl LogQuery {
                 &["logs", "flow_run_id", "any_"],
                 (!self.flow_run_ids.is_empty()).then(|| json!(self.flow_run_ids)),
             )
-            .set_opt(&["logs", "task_run_id", "any_"], self.task_run_id.as_ref().map(|t| json!([t])))
+            .set_opt(
+                &["logs", "task_run_id", "any_"],
+                self.task_run_id.as_ref().map(|t| json!([t])),
+            )
             .set_opt(&["logs", "level", "ge_"], self.min_level.map(|l| json!(l)))
-            .set_opt(&["logs", "timestamp", "after_"], after.map(|t| json!(to_api_time(t))))
-            .set_opt(&["logs", "text", "query"], self.text.as_ref().map(|t| json!(t)))
+            .set_opt(
+                &["logs", "timestamp", "after_"],
+                after.map(|t| json!(to_api_time(t))),
+            )
+            .set_opt(
+                &["logs", "text", "query"],
+                self.text.as_ref().map(|t| json!(t)),
+            )
             .into_value()
     }
 }
@@ -99,14 +117,23 @@ pub struct LogPoller {
 impl LogPoller {
     /// A poller for `query`, starting at its `since` (or the beginning).
     pub fn new(query: LogQuery) -> Self {
-        LogPoller { query, cursor: None, seen: HashMap::new() }
+        LogPoller {
+            query,
+            cursor: None,
+            seen: HashMap::new(),
+        }
     }
 
     /// Fetch the records not handed out yet (all pages), oldest first.
     pub fn poll(&mut self, client: &Client) -> Result<Vec<Value>> {
         let after = self.cursor.map(|c| c - LOOK_BACK);
         let mut fresh = Vec::new();
-        for page in Pages::new(client, "logs/filter", self.query.body(after, "TIMESTAMP_ASC"), None) {
+        for page in Pages::new(
+            client,
+            "logs/filter",
+            self.query.body(after, "TIMESTAMP_ASC"),
+            None,
+        ) {
             for record in page? {
                 if let Some(new) = self.admit(record) {
                     fresh.push(new);
@@ -120,7 +147,10 @@ impl LogPoller {
     /// Accept a record from any source (polling or a websocket): returns it when it is new.
     pub fn admit(&mut self, record: Value) -> Option<Value> {
         let id = record.get("id").and_then(Value::as_str)?.to_string();
-        let ts = record.get("timestamp").and_then(Value::as_str).and_then(parse_api_time)?;
+        let ts = record
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .and_then(parse_api_time)?;
         if self.seen.contains_key(&id) {
             return None;
         }

@@ -35,7 +35,11 @@ pub struct Paging {
 
 impl Paging {
     fn limit(&self, default: Option<usize>) -> Option<usize> {
-        if self.all { None } else { self.limit.or(default) }
+        if self.all {
+            None
+        } else {
+            self.limit.or(default)
+        }
     }
 }
 
@@ -154,15 +158,25 @@ impl Kind {
             },
             Kind::FlowRuns(a) => {
                 let states = parse_states(&a.state)?;
-                let time_field = if a.started { "start_time" } else { "expected_start_time" };
+                let time_field = if a.started {
+                    "start_time"
+                } else {
+                    "expected_start_time"
+                };
                 let mut body = FilterBody::new()
                     .set(&["sort"], json!(parse_sort(&a.sort, FLOW_RUN_SORTS)?))
                     .set_opt(&["flows", "name"], any_names(&a.flow))
                     .set_opt(&["flow_runs", "name"], name_filter(&a.name))
                     .set_opt(&["flow_runs", "state"], state_filter(&states))
                     .set_opt(&["flow_runs", "tags", "all_"], non_empty(&a.tag))
-                    .set_opt(&["flow_runs", time_field, "after_"], time_value(a.since.as_deref())?)
-                    .set_opt(&["flow_runs", time_field, "before_"], time_value(a.until.as_deref())?);
+                    .set_opt(
+                        &["flow_runs", time_field, "after_"],
+                        time_value(a.since.as_deref())?,
+                    )
+                    .set_opt(
+                        &["flow_runs", time_field, "before_"],
+                        time_value(a.until.as_deref())?,
+                    );
                 if a.started {
                     body.insert(&["flow_runs", "start_time", "is_null_"], json!(false));
                 }
@@ -170,10 +184,13 @@ impl Kind {
                     body,
                     limit: a.paging.limit(Some(10)),
                     kind: PlanKind::FlowRuns,
-                    resolve: a
-                        .deployment
-                        .clone()
-                        .map(|d| (refs::DEPLOYMENT, d, &["flow_runs", "deployment_id", "any_"][..])),
+                    resolve: a.deployment.clone().map(|d| {
+                        (
+                            refs::DEPLOYMENT,
+                            d,
+                            &["flow_runs", "deployment_id", "any_"][..],
+                        )
+                    }),
                 }
             }
             Kind::Deployments(a) => Plan {
@@ -216,16 +233,39 @@ impl Plan {
             self.body.insert(path, json!([id]));
         }
         let (path, columns, join, row): (_, _, _, fn(&_, &_) -> _) = match self.kind {
-            PlanKind::Flows => ("flows/filter", tables::FLOW_COLUMNS, Join::None, tables::flow_row),
-            PlanKind::FlowRuns => {
-                ("flow_runs/filter", tables::FLOW_RUN_COLUMNS, Join::FlowNames, tables::flow_run_row)
-            }
-            PlanKind::Deployments => {
-                ("deployments/filter", tables::DEPLOYMENT_COLUMNS, Join::FlowNames, tables::deployment_row)
-            }
-            PlanKind::TaskRuns => ("task_runs/filter", tables::TASK_RUN_COLUMNS, Join::None, tables::task_run_row),
+            PlanKind::Flows => (
+                "flows/filter",
+                tables::FLOW_COLUMNS,
+                Join::None,
+                tables::flow_row,
+            ),
+            PlanKind::FlowRuns => (
+                "flow_runs/filter",
+                tables::FLOW_RUN_COLUMNS,
+                Join::FlowNames,
+                tables::flow_run_row,
+            ),
+            PlanKind::Deployments => (
+                "deployments/filter",
+                tables::DEPLOYMENT_COLUMNS,
+                Join::FlowNames,
+                tables::deployment_row,
+            ),
+            PlanKind::TaskRuns => (
+                "task_runs/filter",
+                tables::TASK_RUN_COLUMNS,
+                Join::None,
+                tables::task_run_row,
+            ),
         };
-        Ok(Listing { path, body: self.body.into_value(), limit: self.limit, columns, join, row })
+        Ok(Listing {
+            path,
+            body: self.body.into_value(),
+            limit: self.limit,
+            columns,
+            join,
+            row,
+        })
     }
 }
 
@@ -248,7 +288,14 @@ fn parse_sort(value: &str, allowed: &[&str]) -> Result<String> {
     }
     Err(Error::usage_hint(
         format!("unknown sort order '{value}'"),
-        format!("use one of: {}", allowed.iter().map(|s| s.to_lowercase().replace('_', "-")).collect::<Vec<_>>().join(", ")),
+        format!(
+            "use one of: {}",
+            allowed
+                .iter()
+                .map(|s| s.to_lowercase().replace('_', "-"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     ))
 }
 
@@ -261,5 +308,6 @@ fn any_names(names: &[String]) -> Option<serde_json::Value> {
 }
 
 fn time_value(text: Option<&str>) -> Result<Option<serde_json::Value>> {
-    text.map(|t| parse_time_ago(t).map(|ts: Timestamp| json!(to_api_time(ts)))).transpose()
+    text.map(|t| parse_time_ago(t).map(|ts: Timestamp| json!(to_api_time(ts))))
+        .transpose()
 }
