@@ -221,6 +221,20 @@ fn cloud_login_validates_the_key_before_saving_key_and_workspace_url() {
     );
     assert_key_only_in_bearer(&requests, GOOD_KEY);
 
+    // Logging in again without --workspace keeps the profile's workspace.
+    let run = checked(
+        auth(&home, &cloud)
+            .args(["login", "--key", "-"])
+            .stdin(GOOD_KEY),
+        KEYS,
+    );
+    run.ok();
+    assert!(
+        run.stderr
+            .starts_with("Authenticated with Prefect Cloud! Using workspace 'acme/staging'."),
+        "{run:#?}"
+    );
+
     // PREFECT_API_KEY in the environment would override the profile: login refuses.
     let written = read(&home);
     let run = checked(

@@ -54,7 +54,17 @@ pub fn login(args: &LoginArgs, connection: &ConnectionArgs) -> Result<i32> {
         profile: Some(profile.clone()),
     })?;
     let done = if to_cloud {
-        login_cloud(args, &base, &cloud_base, connection.verbose, url.as_deref())?
+        // Without --workspace, the workspace of --url or the profile's current one is kept.
+        let current = url
+            .clone()
+            .or_else(|| file.get(&profile, "PREFECT_API_URL"));
+        login_cloud(
+            args,
+            &base,
+            &cloud_base,
+            connection.verbose,
+            current.as_deref(),
+        )?
     } else {
         login_server(args, base, connection.verbose)?
     };
