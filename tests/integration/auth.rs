@@ -526,4 +526,5 @@ fn the_python_cli_reads_what_pf_auth_wrote() {
         lines.contains(&"PREFECT_API_AUTH_STRING='********' (from profile)"),
         "{view}"
     );
+    assert!(!view.contains(AUTH_STRING) && !listing.contains(AUTH_STRING));
 }

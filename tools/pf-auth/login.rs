@@ -50,7 +50,8 @@ pub fn login(args: &LoginArgs, connection: &ConnectionArgs) -> Result<i32> {
     };
     refuse_overriding_env(to_cloud)?;
     let base = Settings::load_allowing_new_profile(&Overrides {
-        api_url: url.clone(),
+        // The profile's own URL is about to be replaced: it need not even be valid.
+        api_url: Some(url.clone().unwrap_or_else(|| cloud_base.clone())),
         profile: Some(profile.clone()),
     })?;
     let done = if to_cloud {
