@@ -7,3 +7,4 @@ mod describe;
 mod faults;
 mod get;
 mod man;
+mod objects;

@@ -18,10 +18,10 @@ pub struct EventsArgs {
     /// Only events that occurred at or before this time
     #[arg(long, value_name = "TIME")]
     until: Option<String>,
-    /// Only events of resources whose id starts with this: prefect.flow-run.<id>, prefect.deployment. (repeatable)
+    /// Only events of this resource: prefect.flow-run.<id>; a trailing `*` matches a prefix: prefect.deployment.* (repeatable)
     #[arg(long, value_name = "ID")]
     resource: Vec<String>,
-    /// Only events whose name starts with this: prefect.flow-run.Failed, prefect.flow-run. (repeatable)
+    /// Only events of this name: prefect.flow-run.Failed; a trailing `*` matches a prefix: prefect.flow-run.* (repeatable)
     #[arg(long, value_name = "EVENT")]
     event: Vec<String>,
     /// Oldest first instead of newest first
@@ -33,18 +33,27 @@ pub struct EventsArgs {
 
 impl EventsArgs {
     pub fn plan(&self) -> Result<Plan> {
-        let prefixes = |values: &[String]| {
-            (!values.is_empty())
-                .then(|| json!(values.iter().map(|v| v.trim_end_matches('*')).collect::<Vec<_>>()))
-        };
-        let body = FilterBody::new()
+        let mut body = FilterBody::new();
+        split_exact_and_prefixes(&mut body, "resource", "id", "id_prefix", &self.resource);
+        split_exact_and_prefixes(&mut body, "event", "name", "prefix", &self.event);
+        let body = body
             .set(&["order"], json!(if self.reverse { "ASC" } else { "DESC" }))
             .set_opt(&["occurred", "since"], time_value(self.since.as_deref())?)
-            .set_opt(&["occurred", "until"], time_value(self.until.as_deref())?)
-            .set_opt(&["resource", "id_prefix"], prefixes(&self.resource))
-            .set_opt(&["event", "prefix"], prefixes(&self.event));
+            .set_opt(&["occurred", "until"], time_value(self.until.as_deref())?);
         let rows = Rows { columns: tables::EVENT_COLUMNS, join: Join::None, row: tables::event_row };
         Ok(Plan { body, limit: self.paging.limit(Some(10)), source: Source::Events, rows, resolve: Vec::new() })
+    }
+}
+
+/// Values ending in `*` go to the `prefix_key` list of `filter`, the others to its exact list.
+fn split_exact_and_prefixes(body: &mut FilterBody, filter: &str, exact_key: &str, prefix_key: &str, values: &[String]) {
+    let (prefixes, exact): (Vec<&String>, Vec<&String>) = values.iter().partition(|v| v.ends_with('*'));
+    if !exact.is_empty() {
+        body.insert(&[filter, exact_key], json!(exact));
+    }
+    if !prefixes.is_empty() {
+        let prefixes: Vec<&str> = prefixes.iter().map(|p| p.trim_end_matches('*')).collect();
+        body.insert(&[filter, prefix_key], json!(prefixes));
     }
 }
 
