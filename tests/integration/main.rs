@@ -8,3 +8,4 @@ mod faults;
 mod get;
 mod man;
 mod objects;
+mod state;
