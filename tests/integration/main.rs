@@ -3,6 +3,7 @@
 mod fixture;
 mod harness;
 
+mod api;
 mod describe;
 mod faults;
 mod get;
