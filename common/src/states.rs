@@ -64,7 +64,10 @@ const NAME_TYPES: &[(&str, &str)] = &[
 impl TargetState {
     /// A state of a type with its default name.
     pub fn of_type(state_type: &str) -> TargetState {
-        TargetState { state_type: state_type.to_string(), name: None }
+        TargetState {
+            state_type: state_type.to_string(),
+            name: None,
+        }
     }
 
     /// Parse a state type or name, case-insensitive (`failed`, `Late`, `awaiting-retry`).
@@ -77,12 +80,21 @@ impl TargetState {
     /// assert!(TargetState::parse("done").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<TargetState> {
-        let key = text.trim().to_ascii_uppercase().replace(['-', '_', ' '], "");
+        let key = text
+            .trim()
+            .to_ascii_uppercase()
+            .replace(['-', '_', ' '], "");
         if let Some(t) = STATE_TYPES.iter().find(|t| **t == key) {
             return Ok(TargetState::of_type(t));
         }
-        if let Some((name, state_type)) = NAME_TYPES.iter().find(|(n, _)| n.to_ascii_uppercase() == key) {
-            return Ok(TargetState { state_type: state_type.to_string(), name: Some(name.to_string()) });
+        if let Some((name, state_type)) = NAME_TYPES
+            .iter()
+            .find(|(n, _)| n.to_ascii_uppercase() == key)
+        {
+            return Ok(TargetState {
+                state_type: state_type.to_string(),
+                name: Some(name.to_string()),
+            });
         }
         Err(Error::usage_hint(
             format!("unknown state '{text}'"),
@@ -96,7 +108,9 @@ impl TargetState {
 
     /// The state's display name (`Late`, or the type in title case: `Cancelling`).
     pub fn display_name(&self) -> String {
-        self.name.clone().unwrap_or_else(|| title_case(&self.state_type))
+        self.name
+            .clone()
+            .unwrap_or_else(|| title_case(&self.state_type))
     }
 
     /// The `state` object of a `set_state` body.
@@ -115,7 +129,10 @@ impl TargetState {
 fn title_case(state_type: &str) -> String {
     let lower = state_type.to_ascii_lowercase();
     let mut chars = lower.chars();
-    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 /// The server's answer to a proposed state.
@@ -151,15 +168,33 @@ pub fn set_state(
         RunKind::FlowRun => format!("flow_runs/{run_id}/set_state"),
         RunKind::TaskRun => format!("task_runs/{run_id}/set_state"),
     };
-    let answer = client.post(&path, json!({ "state": target.to_json(message), "force": force }))?;
+    let answer = client.post(
+        &path,
+        json!({ "state": target.to_json(message), "force": force }),
+    )?;
     let status = str_field(&answer, "status").to_string();
     if status.is_empty() {
-        return Err(Error::Server { status: 200, message: format!("{path} answered without a status: {answer}") });
+        return Err(Error::Server {
+            status: 200,
+            message: format!("{path} answered without a status: {answer}"),
+        });
     }
-    let reason = answer.pointer("/details/reason").and_then(Value::as_str).map(str::to_string);
-    let reason = match (reason, answer.pointer("/details/delay_seconds").and_then(Value::as_f64)) {
+    let reason = answer
+        .pointer("/details/reason")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let reason = match (
+        reason,
+        answer
+            .pointer("/details/delay_seconds")
+            .and_then(Value::as_f64),
+    ) {
         (Some(r), Some(delay)) => Some(format!("{r} (retry in {delay:.0}s)")),
         (r, _) => r,
     };
-    Ok(Orchestration { status, reason, state: answer.get("state").cloned().unwrap_or(Value::Null) })
+    Ok(Orchestration {
+        status,
+        reason,
+        state: answer.get("state").cloned().unwrap_or(Value::Null),
+    })
 }

@@ -13,7 +13,10 @@ fn id(v: &Value) -> &str {
 }
 
 fn field_set(values: &[Value], key: &str) -> HashSet<String> {
-    values.iter().map(|v| v[key].as_str().unwrap_or_default().to_string()).collect()
+    values
+        .iter()
+        .map(|v| v[key].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 fn set_of(items: &[&str]) -> HashSet<String> {
@@ -38,25 +41,49 @@ fn work_pools_queues_and_workers() {
     let pool = unique("pool");
     let created = api.post("work_pools/", json!({"name": pool, "type": "process"}));
     let queue = unique("queue");
-    api.post(&format!("work_pools/{pool}/queues"), json!({"name": queue, "priority": 5}));
+    api.post(
+        &format!("work_pools/{pool}/queues"),
+        json!({"name": queue, "priority": 5}),
+    );
     let worker = unique("worker");
-    api.post(&format!("work_pools/{pool}/workers/heartbeat"), json!({"name": worker}));
+    api.post(
+        &format!("work_pools/{pool}/workers/heartbeat"),
+        json!({"name": worker}),
+    );
 
     let run = pf("pf-get").args(["work-pools", "--name", &pool]).run();
     run.ok();
     assert_eq!(run.json_lines().len(), 1);
     assert_eq!(run.json_lines()[0]["id"], created["id"]);
 
-    let run = pf("pf-get").args(["work-pools", "--name", &pool]).tty(200).env("NO_COLOR", "1").run();
+    let run = pf("pf-get")
+        .args(["work-pools", "--name", &pool])
+        .tty(200)
+        .env("NO_COLOR", "1")
+        .run();
     run.ok();
-    let header: Vec<&str> = run.lines()[0].split("  ").filter(|c| !c.is_empty()).map(str::trim).collect();
-    assert_eq!(header, ["NAME", "TYPE", "STATUS", "CONCURRENCY", "ID", "AGE"]);
+    let header: Vec<&str> = run.lines()[0]
+        .split("  ")
+        .filter(|c| !c.is_empty())
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "TYPE", "STATUS", "CONCURRENCY", "ID", "AGE"]
+    );
     let row: Vec<&str> = run.lines()[1].split_whitespace().collect();
-    assert_eq!(&row[..3], [pool.as_str(), "process", "READY"], "a pool with a live worker: {run:?}");
+    assert_eq!(
+        &row[..3],
+        [pool.as_str(), "process", "READY"],
+        "a pool with a live worker: {run:?}"
+    );
 
     let run = pf("pf-get").args(["work-queues", "--pool", &pool]).run();
     run.ok();
-    assert_eq!(field_set(&run.json_lines(), "name"), set_of(&["default", &queue]));
+    assert_eq!(
+        field_set(&run.json_lines(), "name"),
+        set_of(&["default", &queue])
+    );
 
     // Workers of one pool, and of every pool with the pool's name joined into the table.
     let run = pf("pf-get").args(["workers", "--pool", &pool]).run();
@@ -64,13 +91,26 @@ fn work_pools_queues_and_workers() {
     assert_eq!(field_set(&run.json_lines(), "name"), set_of(&[&worker]));
     let run = pf("pf-get").args(["workers", "-o", "tsv"]).run();
     run.ok();
-    let line = run.lines().into_iter().find(|l| l.starts_with(&format!("{worker}\t"))).expect("worker listed");
+    let line = run
+        .lines()
+        .into_iter()
+        .find(|l| l.starts_with(&format!("{worker}\t")))
+        .expect("worker listed");
     let cells: Vec<&str> = line.split('\t').collect();
-    assert_eq!(&cells[..3], [worker.as_str(), pool.as_str(), "ONLINE"], "{line}");
+    assert_eq!(
+        &cells[..3],
+        [worker.as_str(), pool.as_str(), "ONLINE"],
+        "{line}"
+    );
 
-    let run = pf("pf-get").args(["workers", "--pool", "no-such-pool"]).run();
+    let run = pf("pf-get")
+        .args(["workers", "--pool", "no-such-pool"])
+        .run();
     run.expect_code(4);
-    assert_eq!(run.stderr.lines().next().unwrap(), "pf-get: error: work pool 'no-such-pool' not found");
+    assert_eq!(
+        run.stderr.lines().next().unwrap(),
+        "pf-get: error: work pool 'no-such-pool' not found"
+    );
 
     // Describe: by name and by id, with queues and workers.
     for reference in [pool.as_str(), id(&created)] {
@@ -78,24 +118,45 @@ fn work_pools_queues_and_workers() {
         run.ok();
         let described = &run.json_lines()[0];
         assert_eq!(described["name"], json!(pool));
-        assert_eq!(field_set(described["work_queues"].as_array().unwrap(), "name"), set_of(&["default", &queue]));
-        assert_eq!(field_set(described["workers"].as_array().unwrap(), "name"), set_of(&[&worker]));
+        assert_eq!(
+            field_set(described["work_queues"].as_array().unwrap(), "name"),
+            set_of(&["default", &queue])
+        );
+        assert_eq!(
+            field_set(described["workers"].as_array().unwrap(), "name"),
+            set_of(&[&worker])
+        );
     }
-    let run = pf("pf-describe").args(["work-queue", &format!("{pool}/{queue}")]).run();
+    let run = pf("pf-describe")
+        .args(["work-queue", &format!("{pool}/{queue}")])
+        .run();
     run.ok();
     let described = run.json_lines()[0].clone();
-    assert_eq!((described["name"].as_str(), described["priority"].as_i64()), (Some(queue.as_str()), Some(5)));
+    assert_eq!(
+        (described["name"].as_str(), described["priority"].as_i64()),
+        (Some(queue.as_str()), Some(5))
+    );
     for reference in [queue.as_str(), id(&described)] {
         let run = pf("pf-describe").args(["work-queue", reference]).run();
         run.ok();
         assert_eq!(run.json_lines()[0]["id"], described["id"]);
     }
     // Every pool has a "default" queue: with two pools, the name alone is ambiguous.
-    api.post("work_pools/", json!({"name": unique("pool"), "type": "process"}));
+    api.post(
+        "work_pools/",
+        json!({"name": unique("pool"), "type": "process"}),
+    );
     let run = pf("pf-describe").args(["work-queue", "default"]).run();
     run.expect_code(4);
-    assert!(run.stderr.starts_with("pf-describe: error: work queue name 'default' matches "), "{run:?}");
-    assert!(run.stderr.contains("hint: use the id, or POOL/QUEUE"), "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("pf-describe: error: work queue name 'default' matches "),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("hint: use the id, or POOL/QUEUE"),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -104,17 +165,36 @@ fn artifacts_by_key_and_flow_run() {
     let flow = api.flow("artifacts", &[]);
     let run = api.flow_run(id(&flow), "COMPLETED", &[]);
     let key = unique("report");
-    let first = api.post("artifacts/", json!({"key": key, "type": "markdown", "data": "# v1", "flow_run_id": id(&run)}));
+    let first = api.post(
+        "artifacts/",
+        json!({"key": key, "type": "markdown", "data": "# v1", "flow_run_id": id(&run)}),
+    );
     let second = api.post("artifacts/", json!({"key": key, "type": "markdown", "data": "# v2", "description": "second", "flow_run_id": id(&run)}));
 
     let out = pf("pf-get").args(["artifacts", "--key", &key]).run();
     out.ok();
     let listed: Vec<Value> = out.json_lines().iter().map(|a| a["id"].clone()).collect();
-    assert_eq!(listed, vec![second["id"].clone(), first["id"].clone()], "newest first");
+    assert_eq!(
+        listed,
+        vec![second["id"].clone(), first["id"].clone()],
+        "newest first"
+    );
 
-    let out = pf("pf-get").args(["artifacts", "--flow-run", run["name"].as_str().unwrap(), "-o", "tsv", "--header"]).run();
+    let out = pf("pf-get")
+        .args([
+            "artifacts",
+            "--flow-run",
+            run["name"].as_str().unwrap(),
+            "-o",
+            "tsv",
+            "--header",
+        ])
+        .run();
     out.ok();
-    assert_eq!(out.lines()[0], "KEY\tTYPE\tDESCRIPTION\tFLOW RUN ID\tAGE\tID");
+    assert_eq!(
+        out.lines()[0],
+        "KEY\tTYPE\tDESCRIPTION\tFLOW RUN ID\tAGE\tID"
+    );
     let cells: Vec<&str> = out.lines()[1].split('\t').collect();
     assert_eq!(&cells[..4], [key.as_str(), "markdown", "second", id(&run)]);
     assert_eq!(cells[5], id(&second));
@@ -131,23 +211,50 @@ fn artifacts_by_key_and_flow_run() {
 #[test]
 fn variables_round_trip() {
     let name = unique("var").replace('-', "_");
-    let out = pf("pf-var").args(["set", &name, "42", "--tag", "pf-test"]).run();
+    let out = pf("pf-var")
+        .args(["set", &name, "42", "--tag", "pf-test"])
+        .run();
     out.ok();
     assert_eq!(out.json_lines()[0]["value"], json!(42));
     pf("pf-var").args(["get", &name]).run().ok();
     assert_eq!(pf("pf-var").args(["get", &name]).run().stdout, "42\n");
 
     // Updating keeps the variable (same id); strings print raw, JSON compact.
-    let before = pf("pf-describe").args(["variable", &name]).run().json_lines()[0].clone();
+    let before = pf("pf-describe")
+        .args(["variable", &name])
+        .run()
+        .json_lines()[0]
+        .clone();
     pf("pf-var").args(["set", &name, "hello world"]).run().ok();
-    assert_eq!(pf("pf-var").args(["get", &name]).run().stdout, "hello world\n");
-    pf("pf-var").args(["set", &name, r#"{"retries": [1, 2]}"#]).run().ok();
-    assert_eq!(pf("pf-var").args(["get", &name]).run().stdout, "{\"retries\":[1,2]}\n");
-    pf("pf-var").args(["set", &name, "7", "--string"]).run().ok();
-    let after = pf("pf-describe").args(["variable", &name]).run().json_lines()[0].clone();
-    assert_eq!((after["id"].clone(), after["value"].clone()), (before["id"].clone(), json!("7")));
+    assert_eq!(
+        pf("pf-var").args(["get", &name]).run().stdout,
+        "hello world\n"
+    );
+    pf("pf-var")
+        .args(["set", &name, r#"{"retries": [1, 2]}"#])
+        .run()
+        .ok();
+    assert_eq!(
+        pf("pf-var").args(["get", &name]).run().stdout,
+        "{\"retries\":[1,2]}\n"
+    );
+    pf("pf-var")
+        .args(["set", &name, "7", "--string"])
+        .run()
+        .ok();
+    let after = pf("pf-describe")
+        .args(["variable", &name])
+        .run()
+        .json_lines()[0]
+        .clone();
+    assert_eq!(
+        (after["id"].clone(), after["value"].clone()),
+        (before["id"].clone(), json!("7"))
+    );
 
-    let out = pf("pf-get").args(["variables", "--name", &name, "-o", "tsv"]).run();
+    let out = pf("pf-get")
+        .args(["variables", "--name", &name, "-o", "tsv"])
+        .run();
     out.ok();
     let cells: Vec<&str> = out.stdout.trim_end().split('\t').collect();
     assert_eq!(&cells[..3], [name.as_str(), "7", "pf-test"]);
@@ -155,39 +262,88 @@ fn variables_round_trip() {
     pf("pf-var").args(["rm", &name]).run().ok();
     let out = pf("pf-var").args(["get", &name]).run();
     out.expect_code(4);
-    assert_eq!(out.stderr.lines().next().unwrap(), format!("pf-var: error: variable '{name}' not found"));
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        format!("pf-var: error: variable '{name}' not found")
+    );
 }
 
 #[test]
 fn a_secret_from_stdin_never_appears_in_output_or_traces() {
     let name = unique("secret");
     let value = format!("hunter2-{}", unique("v"));
-    let out = pf("pf-secret").args(["set", &name, "-v"]).stdin(format!("{value}\n")).run();
+    let out = pf("pf-secret")
+        .args(["set", &name, "-v"])
+        .stdin(format!("{value}\n"))
+        .run();
     out.ok();
-    assert!(!out.stdout.contains(&value) && !out.stderr.contains(&value), "{out:?}");
-    assert!(out.stderr.contains("POST /block_documents/ 201"), "{}", out.stderr);
+    assert!(
+        !out.stdout.contains(&value) && !out.stderr.contains(&value),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.contains("POST /block_documents/ 201"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(out.json_lines()[0]["name"], json!(name));
 
     let looks = [
         pf("pf-secret").args(["get", &name, "-v"]).run(),
         pf("pf-secret").args(["get", &name]).tty(120).run(),
-        pf("pf-get").args(["blocks", "--type", "secret", "--all", "-v"]).run(),
-        pf("pf-get").args(["blocks", "--type", "secret", "-o", "tsv"]).run(),
-        pf("pf-describe").args(["block", &format!("secret/{name}"), "-v"]).run(),
+        pf("pf-get")
+            .args(["blocks", "--type", "secret", "--all", "-v"])
+            .run(),
+        pf("pf-get")
+            .args(["blocks", "--type", "secret", "-o", "tsv"])
+            .run(),
+        pf("pf-describe")
+            .args(["block", &format!("secret/{name}"), "-v"])
+            .run(),
         pf("pf-describe").args(["block", &name]).run(),
-        pf("pf-api").args(["GET", &format!("block_types/slug/secret/block_documents/name/{name}"), "-v"]).run(),
+        pf("pf-api")
+            .args([
+                "GET",
+                &format!("block_types/slug/secret/block_documents/name/{name}"),
+                "-v",
+            ])
+            .run(),
     ];
     for look in &looks {
         look.ok();
-        assert!(!look.stdout.contains(&value) && !look.stderr.contains(&value), "secret leaked: {look:?}");
+        assert!(
+            !look.stdout.contains(&value) && !look.stderr.contains(&value),
+            "secret leaked: {look:?}"
+        );
     }
     assert_eq!(looks[0].json_lines()[0]["data"]["value"], json!("********"));
-    assert!(looks[2].json_lines().iter().any(|b| b["name"] == json!(name)));
+    assert!(
+        looks[2]
+            .json_lines()
+            .iter()
+            .any(|b| b["name"] == json!(name))
+    );
 
     // Only the explicit flag prints it; a second set replaces it.
-    assert_eq!(pf("pf-secret").args(["get", &name, "--show-secret"]).run().stdout, format!("{value}\n"));
-    pf("pf-secret").args(["set", &name]).stdin("second value").run().ok();
-    assert_eq!(pf("pf-secret").args(["get", &name, "--show-secret"]).run().stdout, "second value\n");
+    assert_eq!(
+        pf("pf-secret")
+            .args(["get", &name, "--show-secret"])
+            .run()
+            .stdout,
+        format!("{value}\n")
+    );
+    pf("pf-secret")
+        .args(["set", &name])
+        .stdin("second value")
+        .run()
+        .ok();
+    assert_eq!(
+        pf("pf-secret")
+            .args(["get", &name, "--show-secret"])
+            .run()
+            .stdout,
+        "second value\n"
+    );
 
     let out = pf("pf-secret").args(["set", &name]).stdin("\n").run();
     out.expect_code(2);
@@ -202,36 +358,75 @@ fn concurrency_limits_of_both_kinds_round_trip() {
     let out = pf("pf-limit").args(["set", &tag, "3"]).run();
     out.ok();
     let tag_limit = out.json_lines()[0].clone();
-    assert_eq!((tag_limit["tag"].as_str(), tag_limit["concurrency_limit"].as_i64()), (Some(tag.as_str()), Some(3)));
+    assert_eq!(
+        (
+            tag_limit["tag"].as_str(),
+            tag_limit["concurrency_limit"].as_i64()
+        ),
+        (Some(tag.as_str()), Some(3))
+    );
     let out = pf("pf-limit").args(["set", "--global", &global, "2"]).run();
     out.ok();
     assert_eq!(out.json_lines()[0]["limit"], json!(2));
 
     // Update in place, read back, reset.
     pf("pf-limit").args(["set", &tag, "5"]).run().ok();
-    pf("pf-limit").args(["set", &global, "4", "--global"]).run().ok();
+    pf("pf-limit")
+        .args(["set", &global, "4", "--global"])
+        .run()
+        .ok();
     let out = pf("pf-limit").args(["get", &tag]).run();
-    assert_eq!((out.json_lines()[0]["id"].clone(), out.json_lines()[0]["concurrency_limit"].clone()), (tag_limit["id"].clone(), json!(5)));
-    assert_eq!(pf("pf-limit").args(["get", "--global", &global, "--jq", ".limit"]).run().stdout, "4\n");
+    assert_eq!(
+        (
+            out.json_lines()[0]["id"].clone(),
+            out.json_lines()[0]["concurrency_limit"].clone()
+        ),
+        (tag_limit["id"].clone(), json!(5))
+    );
+    assert_eq!(
+        pf("pf-limit")
+            .args(["get", "--global", &global, "--jq", ".limit"])
+            .run()
+            .stdout,
+        "4\n"
+    );
     pf("pf-limit").args(["reset", &tag]).run().ok();
-    pf("pf-limit").args(["reset", "--global", &global]).run().ok();
+    pf("pf-limit")
+        .args(["reset", "--global", &global])
+        .run()
+        .ok();
 
     // One listing, a KIND column, each limit once.
-    let out = pf("pf-get").args(["concurrency-limits", "-o", "tsv", "--header"]).run();
+    let out = pf("pf-get")
+        .args(["concurrency-limits", "-o", "tsv", "--header"])
+        .run();
     out.ok();
     assert_eq!(out.lines()[0], "KIND\tNAME\tLIMIT\tACTIVE SLOTS\tID\tAGE");
-    let rows: Vec<Vec<&str>> = out.lines()[1..].iter().map(|l| l.split('\t').collect()).collect();
+    let rows: Vec<Vec<&str>> = out.lines()[1..]
+        .iter()
+        .map(|l| l.split('\t').collect())
+        .collect();
     let tag_rows: Vec<&Vec<&str>> = rows.iter().filter(|r| r[4] == id(&tag_limit)).collect();
     assert_eq!(tag_rows.len(), 1, "{rows:?}");
     assert_eq!(&tag_rows[0][..4], ["tag", tag.as_str(), "5", "0"]);
-    assert!(rows.iter().any(|r| r[..4] == ["global", global.as_str(), "4", "0"]), "{rows:?}");
+    assert!(
+        rows.iter()
+            .any(|r| r[..4] == ["global", global.as_str(), "4", "0"]),
+        "{rows:?}"
+    );
 
     pf("pf-limit").args(["rm", &tag]).run().ok();
     pf("pf-limit").args(["rm", "--global", &global]).run().ok();
     let out = pf("pf-limit").args(["get", &tag]).run();
     out.expect_code(4);
-    assert_eq!(out.stderr.lines().next().unwrap(), format!("pf-limit: error: tag concurrency limit '{tag}' not found"));
-    pf("pf-limit").args(["rm", "--global", &global]).run().expect_code(4);
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        format!("pf-limit: error: tag concurrency limit '{tag}' not found")
+    );
+    pf("pf-limit")
+        .args(["rm", "--global", &global])
+        .run()
+        .expect_code(4);
 }
 
 #[test]
@@ -243,18 +438,28 @@ fn blocks_and_automations() {
         json!({"name": name, "trigger": {"type": "event", "posture": "Reactive", "expect": ["pf.never"], "threshold": 1, "within": 0},
                "actions": [{"type": "do-nothing"}]}),
     );
-    let out = pf("pf-get").args(["automations", "--name", &name, "-o", "tsv"]).run();
+    let out = pf("pf-get")
+        .args(["automations", "--name", &name, "-o", "tsv"])
+        .run();
     out.ok();
-    assert_eq!(out.stdout, format!("{name}\ttrue\tevent\tdo-nothing\t{}\n", id(&automation)));
+    assert_eq!(
+        out.stdout,
+        format!("{name}\ttrue\tevent\tdo-nothing\t{}\n", id(&automation))
+    );
     for reference in [name.as_str(), id(&automation)] {
         let out = pf("pf-describe").args(["automation", reference]).run();
         out.ok();
-        assert_eq!(out.json_lines()[0]["trigger"]["expect"], json!(["pf.never"]));
+        assert_eq!(
+            out.json_lines()[0]["trigger"]["expect"],
+            json!(["pf.never"])
+        );
     }
 
     let secret = unique("blk");
     pf("pf-secret").args(["set", &secret]).stdin("x").run().ok();
-    let out = pf("pf-get").args(["blocks", "--type", "secret", "--name", &secret, "-o", "tsv"]).run();
+    let out = pf("pf-get")
+        .args(["blocks", "--type", "secret", "--name", &secret, "-o", "tsv"])
+        .run();
     out.ok();
     let cells: Vec<&str> = out.stdout.trim_end().split('\t').collect();
     assert_eq!(&cells[..2], [format!("secret/{secret}").as_str(), "Secret"]);
@@ -282,7 +487,10 @@ fn events_walk_next_page_tokens_and_filter() {
     let mut listed = Vec::new();
     assert!(
         wait_until(60, || {
-            listed = pf("pf-get").args(["events", "--event", &format!("{prefix}.*"), "--all"]).run().json_lines();
+            listed = pf("pf-get")
+                .args(["events", "--event", &format!("{prefix}.*"), "--all"])
+                .run()
+                .json_lines();
             listed.len() == 120
         }),
         "got {} events",
@@ -291,23 +499,88 @@ fn events_walk_next_page_tokens_and_filter() {
     assert_eq!(field_set(&listed, "id"), field_set(&events, "id"));
     assert_eq!(listed[0]["id"], events[119]["id"], "newest first");
 
-    let run = pf("pf-get").args(["events", "--event", &format!("{prefix}.*"), "--limit", "55", "--reverse"]).run();
+    let run = pf("pf-get")
+        .args([
+            "events",
+            "--event",
+            &format!("{prefix}.*"),
+            "--limit",
+            "55",
+            "--reverse",
+        ])
+        .run();
     assert_eq!(run.json_lines().len(), 55);
-    assert_eq!(run.json_lines()[0]["id"], events[0]["id"], "--reverse: oldest first");
+    assert_eq!(
+        run.json_lines()[0]["id"],
+        events[0]["id"],
+        "--reverse: oldest first"
+    );
     let all_of = format!("{prefix}.*");
-    assert_eq!(pf("pf-get").args(["events", "--event", &all_of, "--since", "1h", "--all"]).run().json_lines().len(), 60);
-    assert_eq!(pf("pf-get").args(["events", "--event", &all_of, "--until", "2h", "--all"]).run().json_lines().len(), 60);
+    assert_eq!(
+        pf("pf-get")
+            .args(["events", "--event", &all_of, "--since", "1h", "--all"])
+            .run()
+            .json_lines()
+            .len(),
+        60
+    );
+    assert_eq!(
+        pf("pf-get")
+            .args(["events", "--event", &all_of, "--until", "2h", "--all"])
+            .run()
+            .json_lines()
+            .len(),
+        60
+    );
     // Exact names and ids, or prefixes with `*`.
-    assert_eq!(pf("pf-get").args(["events", "--event", &format!("{prefix}.*"), "--all"]).run().json_lines().len(), 120);
-    assert_eq!(pf("pf-get").args(["events", "--event", &format!("{prefix}.happened"), "--all"]).run().json_lines().len(), 120);
-    assert_eq!(pf("pf-get").args(["events", "--resource", &format!("{prefix}.r11*"), "--all"]).run().json_lines().len(), 11);
-    let run = pf("pf-get").args(["events", "--resource", &format!("{prefix}.r7")]).run();
-    assert_eq!(field_set(&run.json_lines(), "id"), set_of(&[events[7]["id"].as_str().unwrap()]));
+    assert_eq!(
+        pf("pf-get")
+            .args(["events", "--event", &format!("{prefix}.*"), "--all"])
+            .run()
+            .json_lines()
+            .len(),
+        120
+    );
+    assert_eq!(
+        pf("pf-get")
+            .args(["events", "--event", &format!("{prefix}.happened"), "--all"])
+            .run()
+            .json_lines()
+            .len(),
+        120
+    );
+    assert_eq!(
+        pf("pf-get")
+            .args(["events", "--resource", &format!("{prefix}.r11*"), "--all"])
+            .run()
+            .json_lines()
+            .len(),
+        11
+    );
+    let run = pf("pf-get")
+        .args(["events", "--resource", &format!("{prefix}.r7")])
+        .run();
+    assert_eq!(
+        field_set(&run.json_lines(), "id"),
+        set_of(&[events[7]["id"].as_str().unwrap()])
+    );
 
-    let run = pf("pf-get").args(["events", "--resource", &format!("{prefix}.r7"), "-o", "tsv"]).run();
+    let run = pf("pf-get")
+        .args(["events", "--resource", &format!("{prefix}.r7"), "-o", "tsv"])
+        .run();
     let cells: Vec<&str> = run.stdout.trim_end().split('\t').collect();
-    assert_eq!(&cells[1..], [format!("{prefix}.happened").as_str(), &format!("{prefix}.r7"), events[7]["id"].as_str().unwrap()]);
-    pf("pf-get").args(["events", "--since", "yesterday-ish"]).run().expect_code(2);
+    assert_eq!(
+        &cells[1..],
+        [
+            format!("{prefix}.happened").as_str(),
+            &format!("{prefix}.r7"),
+            events[7]["id"].as_str().unwrap()
+        ]
+    );
+    pf("pf-get")
+        .args(["events", "--since", "yesterday-ish"])
+        .run()
+        .expect_code(2);
 }
 
 #[test]
@@ -330,21 +603,46 @@ fn logs_of_a_run_oldest_first_by_level() {
     let messages = |args: &[&str]| -> Vec<String> {
         let out = pf("pf-get").args(args).run();
         out.ok();
-        out.json_lines().iter().map(|l| l["message"].as_str().unwrap().to_string()).collect()
+        out.json_lines()
+            .iter()
+            .map(|l| l["message"].as_str().unwrap().to_string())
+            .collect()
     };
-    assert_eq!(messages(&["logs", "--flow-run", name]), ["debugging", "started", "careful", "broke"]);
-    assert_eq!(messages(&["logs", "--name", name, "--info"]), ["started", "careful", "broke"]);
-    assert_eq!(messages(&["logs", "--flow-run", id(&run), "--level", "warning"]), ["careful", "broke"]);
+    assert_eq!(
+        messages(&["logs", "--flow-run", name]),
+        ["debugging", "started", "careful", "broke"]
+    );
+    assert_eq!(
+        messages(&["logs", "--name", name, "--info"]),
+        ["started", "careful", "broke"]
+    );
+    assert_eq!(
+        messages(&["logs", "--flow-run", id(&run), "--level", "warning"]),
+        ["careful", "broke"]
+    );
 
-    let out = pf("pf-get").args(["logs", "--flow-run", name, "--level", "error"]).tty(120).env("NO_COLOR", "1").run();
+    let out = pf("pf-get")
+        .args(["logs", "--flow-run", name, "--level", "error"])
+        .tty(120)
+        .env("NO_COLOR", "1")
+        .run();
     out.ok();
-    assert_eq!(out.lines()[0].split_whitespace().collect::<Vec<_>>(), ["TIMESTAMP", "LEVEL", "MESSAGE"]);
+    assert_eq!(
+        out.lines()[0].split_whitespace().collect::<Vec<_>>(),
+        ["TIMESTAMP", "LEVEL", "MESSAGE"]
+    );
     assert!(out.lines()[1].ends_with("ERROR  broke"), "{out:?}");
 
-    pf("pf-get").args(["logs", "--flow-run", name, "--level", "loud"]).run().expect_code(2);
+    pf("pf-get")
+        .args(["logs", "--flow-run", name, "--level", "loud"])
+        .run()
+        .expect_code(2);
     let out = pf("pf-get").arg("logs").run();
     out.expect_code(2);
-    assert_eq!(out.stderr.lines().next().unwrap(), "pf-get: error: pf-get logs needs a run");
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        "pf-get: error: pf-get logs needs a run"
+    );
 }
 
 #[test]
@@ -353,8 +651,15 @@ fn projects_explains_what_replaced_them() {
     out.expect_code(2);
     assert_eq!(out.stdout, "");
     let lines: Vec<&str> = out.stderr.lines().collect();
-    assert_eq!(lines[0], "pf-get: error: Prefect 2 and later have no projects");
-    assert!(lines[1].starts_with("hint: group flows with tags") && lines[1].contains("work pools") && lines[1].contains("workspaces"));
+    assert_eq!(
+        lines[0],
+        "pf-get: error: Prefect 2 and later have no projects"
+    );
+    assert!(
+        lines[1].starts_with("hint: group flows with tags")
+            && lines[1].contains("work pools")
+            && lines[1].contains("workspaces")
+    );
 }
 
 #[test]
@@ -363,14 +668,20 @@ fn describe_tasks_shows_every_task_run_with_state_and_timing() {
     let flow = api.flow("tasks", &[]);
     // Runs created Running have started; the latest one is the flow's most recent run.
     let older = api.flow_run(id(&flow), "RUNNING", &[]);
-    api.post(&format!("flow_runs/{}/set_state", id(&older)), json!({"state": {"type": "COMPLETED"}}));
+    api.post(
+        &format!("flow_runs/{}/set_state", id(&older)),
+        json!({"state": {"type": "COMPLETED"}}),
+    );
     let latest = api.flow_run(id(&flow), "RUNNING", &[]);
     let task = |run: &Value, name: &str, end: &str| {
         let task = api.post(
             "task_runs/",
             json!({"flow_run_id": id(run), "task_key": name, "dynamic_key": "0", "name": name, "state": {"type": "RUNNING"}}),
         );
-        api.post(&format!("task_runs/{}/set_state", id(&task)), json!({"state": {"type": end}, "force": true}));
+        api.post(
+            &format!("task_runs/{}/set_state", id(&task)),
+            json!({"state": {"type": end}, "force": true}),
+        );
         task
     };
     let extract = task(&latest, "extract", "COMPLETED");
@@ -383,21 +694,52 @@ fn describe_tasks_shows_every_task_run_with_state_and_timing() {
         out.json_lines().iter().map(|t| t["id"].clone()).collect()
     };
     let expected = vec![extract["id"].clone(), load["id"].clone()];
-    assert_eq!(ids(&["tasks", "--flow-run", latest["name"].as_str().unwrap()]), expected);
-    assert_eq!(ids(&["tasks", "--flow", flow["name"].as_str().unwrap()]), expected, "--flow: its most recent run");
+    assert_eq!(
+        ids(&["tasks", "--flow-run", latest["name"].as_str().unwrap()]),
+        expected
+    );
+    assert_eq!(
+        ids(&["tasks", "--flow", flow["name"].as_str().unwrap()]),
+        expected,
+        "--flow: its most recent run"
+    );
     assert_eq!(ids(&["tasks", id(&latest)]), expected);
-    let out = pf("pf-describe").arg("tasks").stdin(format!("{{\"id\":\"{}\"}}\n", id(&older))).run();
+    let out = pf("pf-describe")
+        .arg("tasks")
+        .stdin(format!("{{\"id\":\"{}\"}}\n", id(&older)))
+        .run();
     assert_eq!(out.json_lines().len(), 1);
 
-    let out = pf("pf-describe").args(["tasks", "--flow-run", id(&latest)]).tty(200).env("NO_COLOR", "1").run();
+    let out = pf("pf-describe")
+        .args(["tasks", "--flow-run", id(&latest)])
+        .tty(200)
+        .env("NO_COLOR", "1")
+        .run();
     out.ok();
     let header = out.lines()[0];
-    assert_eq!(header.split("  ").filter(|c| !c.is_empty()).map(str::trim).collect::<Vec<_>>(), ["NAME", "STATE", "START TIME", "END TIME", "DURATION", "ID"]);
+    assert_eq!(
+        header
+            .split("  ")
+            .filter(|c| !c.is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>(),
+        ["NAME", "STATE", "START TIME", "END TIME", "DURATION", "ID"]
+    );
     let row: Vec<&str> = out.lines()[1].split_whitespace().collect();
-    assert_eq!((row[0], row[1], row[7]), ("extract", "Completed", id(&extract)), "{out:?}");
+    assert_eq!(
+        (row[0], row[1], row[7]),
+        ("extract", "Completed", id(&extract)),
+        "{out:?}"
+    );
     assert!(row[6].starts_with("00:00:"), "a duration: {out:?}");
     assert_eq!(out.lines()[2].split_whitespace().nth(1), Some("Failed"));
 
-    pf("pf-describe").args(["tasks", "--flow", "no-such-flow-anywhere"]).run().expect_code(4);
-    pf("pf-describe").args(["flow-run", "x", "--flow", "y"]).run().expect_code(2);
+    pf("pf-describe")
+        .args(["tasks", "--flow", "no-such-flow-anywhere"])
+        .run()
+        .expect_code(4);
+    pf("pf-describe")
+        .args(["flow-run", "x", "--flow", "y"])
+        .run()
+        .expect_code(2);
 }

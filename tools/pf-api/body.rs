@@ -9,7 +9,11 @@ use serde_json::Value;
 /// The path below the API URL: a leading `/api/` (as the API docs write paths) is dropped when
 /// the API URL already ends in `/api`.
 pub fn api_path(client: &Client, path: &str) -> String {
-    if client.settings().api_url.trim_end_matches('/').ends_with("/api")
+    if client
+        .settings()
+        .api_url
+        .trim_end_matches('/')
+        .ends_with("/api")
         && let Some(rest) = path.strip_prefix("/api/")
     {
         return rest.to_string();
@@ -20,8 +24,13 @@ pub fn api_path(client: &Client, path: &str) -> String {
 /// `Name: value` → (name, value).
 pub fn parse_header(text: &str) -> Result<(String, String)> {
     match text.split_once(':') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
-        _ => Err(Error::usage_hint(format!("bad header '{text}'"), "use -H 'Name: value'")),
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(Error::usage_hint(
+            format!("bad header '{text}'"),
+            "use -H 'Name: value'",
+        )),
     }
 }
 
@@ -33,12 +42,17 @@ pub fn request_body(data: Option<&str>, method: Method) -> Result<Option<Value>>
         Some(arg) if arg.starts_with('@') => {
             let file = &arg[1..];
             let text = std::fs::read_to_string(file).map_err(|e| {
-                Error::usage(format!("cannot read -d {arg}: {}", e.to_string().to_lowercase()))
+                Error::usage(format!(
+                    "cannot read -d {arg}: {}",
+                    e.to_string().to_lowercase()
+                ))
             })?;
             (text, file.to_string())
         }
         Some(text) => (text.to_string(), "-d".to_string()),
-        None if matches!(method, Method::Post | Method::Put | Method::Patch) && !stdin_is_terminal() => {
+        None if matches!(method, Method::Post | Method::Put | Method::Patch)
+            && !stdin_is_terminal() =>
+        {
             (read_stdin()?, "stdin".to_string())
         }
         None => return Ok(None),
@@ -50,9 +64,12 @@ pub fn request_body(data: Option<&str>, method: Method) -> Result<Option<Value>>
             Ok(None)
         };
     }
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| Error::usage_hint(format!("the body from {source} is not JSON: {e}"), "pass a JSON document"))
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        Error::usage_hint(
+            format!("the body from {source} is not JSON: {e}"),
+            "pass a JSON document",
+        )
+    })
 }
 
 fn read_stdin() -> Result<String> {
@@ -65,7 +82,10 @@ mod tests {
 
     #[test]
     fn headers_split_at_the_first_colon() {
-        assert_eq!(parse_header("X-Trace: a:b").unwrap(), ("X-Trace".into(), "a:b".into()));
+        assert_eq!(
+            parse_header("X-Trace: a:b").unwrap(),
+            ("X-Trace".into(), "a:b".into())
+        );
         assert!(parse_header("nocolon").is_err());
         assert!(parse_header(": v").is_err());
     }

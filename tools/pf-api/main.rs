@@ -39,7 +39,12 @@ struct Cli {
     #[arg(short = 'd', long = "data", value_name = "JSON")]
     data: Option<String>,
     /// An extra request header, `Name: value` (repeatable)
-    #[arg(short = 'H', long = "header", value_name = "K:V", conflicts_with = "paginate")]
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "K:V",
+        conflicts_with = "paginate"
+    )]
     headers: Vec<String>,
     /// Walk every page of a POST …/filter endpoint, one object per line
     #[arg(long)]
@@ -59,7 +64,10 @@ const EXAMPLES: &str = "Examples:
 fn main() -> ExitCode {
     pf_common::cli::run(|cli: Cli| -> anyhow::Result<i32> {
         let method = Method::parse(&cli.method).ok_or_else(|| {
-            Error::usage_hint(format!("unknown method '{}'", cli.method), "use GET, POST, PUT, PATCH or DELETE")
+            Error::usage_hint(
+                format!("unknown method '{}'", cli.method),
+                "use GET, POST, PUT, PATCH or DELETE",
+            )
         })?;
         if cli.paginate && method != Method::Post {
             return Err(Error::usage_hint(
@@ -68,9 +76,14 @@ fn main() -> ExitCode {
             )
             .into());
         }
-        let headers = cli.headers.iter().map(|h| body::parse_header(h)).collect::<Result<Vec<_>, _>>()?;
+        let headers = cli
+            .headers
+            .iter()
+            .map(|h| body::parse_header(h))
+            .collect::<Result<Vec<_>, _>>()?;
         let body = body::request_body(cli.data.as_deref(), method)?;
-        let mut printer = Printer::new(None, cli.jq.as_deref(), false)?.with_table_mode(TableMode::PrettyJson);
+        let mut printer =
+            Printer::new(None, cli.jq.as_deref(), false)?.with_table_mode(TableMode::PrettyJson);
         let client = cli.connection.client()?;
         let path = body::api_path(&client, &cli.path);
         if cli.paginate {
@@ -86,7 +99,13 @@ fn main() -> ExitCode {
             printer.finish()?;
             return Ok(0);
         }
-        send(&client, &mut printer, Request::new(method, path), body, headers)
+        send(
+            &client,
+            &mut printer,
+            Request::new(method, path),
+            body,
+            headers,
+        )
     })
 }
 
@@ -128,7 +147,9 @@ fn print_answer(printer: &mut Printer, body: &[u8]) -> pf_common::Result<()> {
         }
         Err(_) => {
             let mut out = std::io::stdout().lock();
-            out.write_all(body).and_then(|()| out.flush()).map_err(|e| Error::io("cannot write to stdout", e))
+            out.write_all(body)
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::io("cannot write to stdout", e))
         }
     }
 }

@@ -83,7 +83,12 @@ fn main() -> ExitCode {
         let client = cli.connection.client()?;
         if cli.kind == Kind::Tasks {
             let mut printer = cli.output.printer()?;
-            let (runs, code) = tasks::flow_runs(&client, &cli.refs, cli.flow_run.as_deref(), cli.flow.as_deref())?;
+            let (runs, code) = tasks::flow_runs(
+                &client,
+                &cli.refs,
+                cli.flow_run.as_deref(),
+                cli.flow.as_deref(),
+            )?;
             if !runs.is_empty() {
                 tasks::print(&client, &mut printer, &runs)?;
             }

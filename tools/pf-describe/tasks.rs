@@ -17,7 +17,10 @@ pub fn flow_runs(
     flow: Option<&str>,
 ) -> Result<(Vec<String>, i32)> {
     if let Some(reference) = flow_run {
-        return Ok((vec![str_field(&refs::resolve(client, &refs::FLOW_RUN, reference)?, "id").to_string()], 0));
+        return Ok((
+            vec![str_field(&refs::resolve(client, &refs::FLOW_RUN, reference)?, "id").to_string()],
+            0,
+        ));
     }
     if let Some(name) = flow {
         return latest_run_of(client, name).map(|id| (vec![id], 0));

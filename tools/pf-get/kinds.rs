@@ -64,7 +64,11 @@ pub struct Paging {
 impl Paging {
     /// The limit in effect, given the kind's default.
     pub fn limit(&self, default: Option<usize>) -> Option<usize> {
-        if self.all { None } else { self.limit.or(default) }
+        if self.all {
+            None
+        } else {
+            self.limit.or(default)
+        }
     }
 }
 
@@ -76,7 +80,10 @@ pub enum Source {
     /// Several `*/filter` endpoints, one after the other, with the same body.
     Filters(&'static [&'static str]),
     /// `work_pools/{pool}/{suffix}` of one pool, or of every pool when None.
-    PerPool { pool: Option<String>, suffix: &'static str },
+    PerPool {
+        pool: Option<String>,
+        suffix: &'static str,
+    },
     /// `events/filter` with `next_page` tokens (the body goes under `filter`).
     Events,
 }
@@ -96,7 +103,13 @@ pub struct Plan {
 impl Plan {
     /// A plan over one filter endpoint.
     pub fn filter(path: &'static str, body: FilterBody, limit: Option<usize>, rows: Rows) -> Plan {
-        Plan { body, limit, source: Source::Filter(path), rows, resolve: Vec::new() }
+        Plan {
+            body,
+            limit,
+            source: Source::Filter(path),
+            rows,
+            resolve: Vec::new(),
+        }
     }
 
     /// Also resolve `reference` (when given) and filter on its id at `path`.
@@ -106,26 +119,38 @@ impl Plan {
         references: impl IntoIterator<Item = String>,
         path: &'static [&'static str],
     ) -> Plan {
-        self.resolve.extend(references.into_iter().map(|r| (kind, r, path)));
+        self.resolve
+            .extend(references.into_iter().map(|r| (kind, r, path)));
         self
     }
 
     /// Resolve REF flags to ids and turn the plan into page sources.
-    pub fn into_sources(mut self, client: &Client) -> Result<(Vec<PageSource>, Option<usize>, Rows)> {
+    pub fn into_sources(
+        mut self,
+        client: &Client,
+    ) -> Result<(Vec<PageSource>, Option<usize>, Rows)> {
         let mut ids: BTreeMap<&'static [&'static str], Vec<String>> = BTreeMap::new();
         for (kind, reference, path) in &self.resolve {
             let object = refs::resolve(client, kind, reference)?;
-            ids.entry(*path).or_default().push(refs::str_field(&object, "id").to_string());
+            ids.entry(*path)
+                .or_default()
+                .push(refs::str_field(&object, "id").to_string());
         }
         for (path, ids) in ids {
             self.body.insert(path, json!(ids));
         }
         let body = self.body.into_value();
-        let offset = |path: String| PageSource::Offset { path, body: body.clone() };
+        let offset = |path: String| PageSource::Offset {
+            path,
+            body: body.clone(),
+        };
         let sources = match self.source {
             Source::Filter(path) => vec![offset(path.to_string())],
             Source::Filters(paths) => paths.iter().map(|p| offset(p.to_string())).collect(),
-            Source::PerPool { pool: Some(pool), suffix } => {
+            Source::PerPool {
+                pool: Some(pool),
+                suffix,
+            } => {
                 let pool = refs::resolve(client, &refs::WORK_POOL, &pool)?;
                 vec![offset(pool_path(refs::str_field(&pool, "name"), suffix))]
             }
@@ -138,7 +163,9 @@ impl Plan {
                 }
                 sources
             }
-            Source::Events => vec![PageSource::Events { body: json!({ "filter": body }) }],
+            Source::Events => vec![PageSource::Events {
+                body: json!({ "filter": body }),
+            }],
         };
         Ok((sources, self.limit, self.rows))
     }
@@ -186,7 +213,11 @@ pub fn parse_sort(value: &str, allowed: &[&str]) -> Result<String> {
         format!("unknown sort order '{value}'"),
         format!(
             "use one of: {}",
-            allowed.iter().map(|s| s.to_lowercase().replace('_', "-")).collect::<Vec<_>>().join(", ")
+            allowed
+                .iter()
+                .map(|s| s.to_lowercase().replace('_', "-"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     ))
 }
@@ -203,5 +234,6 @@ pub fn any_names(names: &[String]) -> Option<Value> {
 
 /// A `--since`/`--until` value as an API time.
 pub fn time_value(text: Option<&str>) -> Result<Option<Value>> {
-    text.map(|t| parse_time_ago(t).map(|ts: Timestamp| json!(to_api_time(ts)))).transpose()
+    text.map(|t| parse_time_ago(t).map(|ts: Timestamp| json!(to_api_time(ts))))
+        .transpose()
 }

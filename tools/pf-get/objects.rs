@@ -26,7 +26,11 @@ impl WorkPoolsArgs {
         let body = FilterBody::new()
             .set_opt(&["work_pools", "name"], any_names(&self.name))
             .set_opt(&["work_pools", "type"], any_names(&self.pool_type));
-        let rows = Rows { columns: tables::WORK_POOL_COLUMNS, join: Join::None, row: tables::work_pool_row };
+        let rows = Rows {
+            columns: tables::WORK_POOL_COLUMNS,
+            join: Join::None,
+            row: tables::work_pool_row,
+        };
         Plan::filter("work_pools/filter", body, self.paging.limit(None), rows)
     }
 }
@@ -46,12 +50,25 @@ pub struct WorkQueuesArgs {
 impl WorkQueuesArgs {
     pub fn plan(&self) -> Plan {
         let body = FilterBody::new().set_opt(&["work_queues", "name"], any_names(&self.name));
-        let rows = Rows { columns: tables::WORK_QUEUE_COLUMNS, join: Join::None, row: tables::work_queue_row };
+        let rows = Rows {
+            columns: tables::WORK_QUEUE_COLUMNS,
+            join: Join::None,
+            row: tables::work_queue_row,
+        };
         let source = match &self.pool {
-            Some(pool) => Source::PerPool { pool: Some(pool.clone()), suffix: "queues/filter" },
+            Some(pool) => Source::PerPool {
+                pool: Some(pool.clone()),
+                suffix: "queues/filter",
+            },
             None => Source::Filter("work_queues/filter"),
         };
-        Plan { body, limit: self.paging.limit(None), source, rows, resolve: Vec::new() }
+        Plan {
+            body,
+            limit: self.paging.limit(None),
+            source,
+            rows,
+            resolve: Vec::new(),
+        }
     }
 }
 
@@ -71,11 +88,26 @@ impl WorkersArgs {
     pub fn plan(&self) -> Plan {
         let body = FilterBody::new().set_opt(
             &["workers", "status", "any_"],
-            self.status.as_ref().map(|s| json!([s.to_ascii_uppercase()])),
+            self.status
+                .as_ref()
+                .map(|s| json!([s.to_ascii_uppercase()])),
         );
-        let rows = Rows { columns: tables::WORKER_COLUMNS, join: Join::WorkPoolNames, row: tables::worker_row };
-        let source = Source::PerPool { pool: self.pool.clone(), suffix: "workers/filter" };
-        Plan { body, limit: self.paging.limit(None), source, rows, resolve: Vec::new() }
+        let rows = Rows {
+            columns: tables::WORKER_COLUMNS,
+            join: Join::WorkPoolNames,
+            row: tables::worker_row,
+        };
+        let source = Source::PerPool {
+            pool: self.pool.clone(),
+            suffix: "workers/filter",
+        };
+        Plan {
+            body,
+            limit: self.paging.limit(None),
+            source,
+            rows,
+            resolve: Vec::new(),
+        }
     }
 }
 
@@ -100,7 +132,11 @@ impl ArtifactsArgs {
             .set(&["sort"], json!("CREATED_DESC"))
             .set_opt(&["artifacts", "key"], name_filter(&self.key))
             .set_opt(&["artifacts", "type"], any_names(&self.artifact_type));
-        let rows = Rows { columns: tables::ARTIFACT_COLUMNS, join: Join::None, row: tables::artifact_row };
+        let rows = Rows {
+            columns: tables::ARTIFACT_COLUMNS,
+            join: Join::None,
+            row: tables::artifact_row,
+        };
         Plan::filter("artifacts/filter", body, self.paging.limit(Some(10)), rows).resolving(
             refs::FLOW_RUN,
             self.flow_run.clone(),
@@ -127,7 +163,11 @@ impl VariablesArgs {
             .set(&["sort"], json!("NAME_ASC"))
             .set_opt(&["variables", "name"], name_filter(&self.name))
             .set_opt(&["variables", "tags", "all_"], non_empty(&self.tag));
-        let rows = Rows { columns: tables::VARIABLE_COLUMNS, join: Join::None, row: tables::variable_row };
+        let rows = Rows {
+            columns: tables::VARIABLE_COLUMNS,
+            join: Join::None,
+            row: tables::variable_row,
+        };
         Plan::filter("variables/filter", body, self.paging.limit(None), rows)
     }
 }
@@ -150,8 +190,17 @@ impl BlocksArgs {
             .set(&["sort"], json!("BLOCK_TYPE_AND_NAME_ASC"))
             .set_opt(&["block_types", "slug"], any_names(&self.block_type))
             .set_opt(&["block_documents", "name"], name_filter(&self.name));
-        let rows = Rows { columns: tables::BLOCK_COLUMNS, join: Join::None, row: tables::block_row };
-        Plan::filter("block_documents/filter", body, self.paging.limit(None), rows)
+        let rows = Rows {
+            columns: tables::BLOCK_COLUMNS,
+            join: Join::None,
+            row: tables::block_row,
+        };
+        Plan::filter(
+            "block_documents/filter",
+            body,
+            self.paging.limit(None),
+            rows,
+        )
     }
 }
 
@@ -194,7 +243,11 @@ impl AutomationsArgs {
         let body = FilterBody::new()
             .set(&["sort"], json!("NAME_ASC"))
             .set_opt(&["automations", "name"], any_names(&self.name));
-        let rows = Rows { columns: tables::AUTOMATION_COLUMNS, join: Join::None, row: tables::automation_row };
+        let rows = Rows {
+            columns: tables::AUTOMATION_COLUMNS,
+            join: Join::None,
+            row: tables::automation_row,
+        };
         Plan::filter("automations/filter", body, self.paging.limit(None), rows)
     }
 }

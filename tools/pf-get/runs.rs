@@ -31,7 +31,11 @@ impl FlowsArgs {
     }
 }
 
-const FLOWS: Rows = Rows { columns: tables::FLOW_COLUMNS, join: Join::None, row: tables::flow_row };
+const FLOWS: Rows = Rows {
+    columns: tables::FLOW_COLUMNS,
+    join: Join::None,
+    row: tables::flow_row,
+};
 
 #[derive(Debug, Args)]
 pub struct FlowRunsArgs {
@@ -81,24 +85,40 @@ const FLOW_RUN_SORTS: &[&str] = &[
 impl FlowRunsArgs {
     pub fn plan(&self) -> Result<Plan> {
         let states = parse_states(&self.state)?;
-        let time_field = if self.started { "start_time" } else { "expected_start_time" };
+        let time_field = if self.started {
+            "start_time"
+        } else {
+            "expected_start_time"
+        };
         let mut body = FilterBody::new()
             .set(&["sort"], json!(parse_sort(&self.sort, FLOW_RUN_SORTS)?))
             .set_opt(&["flows", "name"], any_names(&self.flow))
             .set_opt(&["flow_runs", "name"], name_filter(&self.name))
             .set_opt(&["flow_runs", "state"], state_filter(&states))
             .set_opt(&["flow_runs", "tags", "all_"], non_empty(&self.tag))
-            .set_opt(&["flow_runs", time_field, "after_"], time_value(self.since.as_deref())?)
-            .set_opt(&["flow_runs", time_field, "before_"], time_value(self.until.as_deref())?);
+            .set_opt(
+                &["flow_runs", time_field, "after_"],
+                time_value(self.since.as_deref())?,
+            )
+            .set_opt(
+                &["flow_runs", time_field, "before_"],
+                time_value(self.until.as_deref())?,
+            );
         if self.started {
             body.insert(&["flow_runs", "start_time", "is_null_"], json!(false));
         }
-        let rows = Rows { columns: tables::FLOW_RUN_COLUMNS, join: Join::FlowNames, row: tables::flow_run_row };
-        Ok(Plan::filter("flow_runs/filter", body, self.paging.limit(Some(10)), rows).resolving(
-            refs::DEPLOYMENT,
-            self.deployment.clone(),
-            &["flow_runs", "deployment_id", "any_"],
-        ))
+        let rows = Rows {
+            columns: tables::FLOW_RUN_COLUMNS,
+            join: Join::FlowNames,
+            row: tables::flow_run_row,
+        };
+        Ok(
+            Plan::filter("flow_runs/filter", body, self.paging.limit(Some(10)), rows).resolving(
+                refs::DEPLOYMENT,
+                self.deployment.clone(),
+                &["flow_runs", "deployment_id", "any_"],
+            ),
+        )
     }
 }
 
@@ -128,7 +148,11 @@ impl DeploymentsArgs {
             .set_opt(&["deployments", "name"], name_filter(&self.name))
             .set_opt(&["deployments", "tags", "all_"], non_empty(&self.tag))
             .set_opt(&["work_pools", "name"], any_names(&self.work_pool));
-        let rows = Rows { columns: tables::DEPLOYMENT_COLUMNS, join: Join::FlowNames, row: tables::deployment_row };
+        let rows = Rows {
+            columns: tables::DEPLOYMENT_COLUMNS,
+            join: Join::FlowNames,
+            row: tables::deployment_row,
+        };
         Plan::filter("deployments/filter", body, self.paging.limit(None), rows)
     }
 }
@@ -159,11 +183,17 @@ impl TaskRunsArgs {
             .set_opt(&["flows", "name"], any_names(&self.flow))
             .set_opt(&["task_runs", "name"], name_filter(&self.name))
             .set_opt(&["task_runs", "state"], state_filter(&states));
-        let rows = Rows { columns: tables::TASK_RUN_COLUMNS, join: Join::None, row: tables::task_run_row };
-        Ok(Plan::filter("task_runs/filter", body, self.paging.limit(Some(10)), rows).resolving(
-            refs::FLOW_RUN,
-            self.flow_run.clone(),
-            &["task_runs", "flow_run_id", "any_"],
-        ))
+        let rows = Rows {
+            columns: tables::TASK_RUN_COLUMNS,
+            join: Join::None,
+            row: tables::task_run_row,
+        };
+        Ok(
+            Plan::filter("task_runs/filter", body, self.paging.limit(Some(10)), rows).resolving(
+                refs::FLOW_RUN,
+                self.flow_run.clone(),
+                &["task_runs", "flow_run_id", "any_"],
+            ),
+        )
     }
 }

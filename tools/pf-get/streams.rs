@@ -40,14 +40,31 @@ impl EventsArgs {
             .set(&["order"], json!(if self.reverse { "ASC" } else { "DESC" }))
             .set_opt(&["occurred", "since"], time_value(self.since.as_deref())?)
             .set_opt(&["occurred", "until"], time_value(self.until.as_deref())?);
-        let rows = Rows { columns: tables::EVENT_COLUMNS, join: Join::None, row: tables::event_row };
-        Ok(Plan { body, limit: self.paging.limit(Some(10)), source: Source::Events, rows, resolve: Vec::new() })
+        let rows = Rows {
+            columns: tables::EVENT_COLUMNS,
+            join: Join::None,
+            row: tables::event_row,
+        };
+        Ok(Plan {
+            body,
+            limit: self.paging.limit(Some(10)),
+            source: Source::Events,
+            rows,
+            resolve: Vec::new(),
+        })
     }
 }
 
 /// Values ending in `*` go to the `prefix_key` list of `filter`, the others to its exact list.
-fn split_exact_and_prefixes(body: &mut FilterBody, filter: &str, exact_key: &str, prefix_key: &str, values: &[String]) {
-    let (prefixes, exact): (Vec<&String>, Vec<&String>) = values.iter().partition(|v| v.ends_with('*'));
+fn split_exact_and_prefixes(
+    body: &mut FilterBody,
+    filter: &str,
+    exact_key: &str,
+    prefix_key: &str,
+    values: &[String],
+) {
+    let (prefixes, exact): (Vec<&String>, Vec<&String>) =
+        values.iter().partition(|v| v.ends_with('*'));
     if !exact.is_empty() {
         body.insert(&[filter, exact_key], json!(exact));
     }
@@ -89,7 +106,11 @@ impl LogsArgs {
                 "pf-get logs --flow-run REF (or --task-run REF); follow a running one with pf-logs --follow",
             ));
         }
-        let level = if self.info { Some("info") } else { self.level.as_deref() };
+        let level = if self.info {
+            Some("info")
+        } else {
+            self.level.as_deref()
+        };
         let query = LogQuery {
             min_level: level.map(parse_level).transpose()?,
             since: self.since.as_deref().map(parse_time_ago).transpose()?,
@@ -103,9 +124,23 @@ impl LogsArgs {
                 body.insert(&[key.as_str()], value);
             }
         }
-        let rows = Rows { columns: tables::LOG_COLUMNS, join: Join::None, row: tables::log_row };
-        Ok(Plan::filter("logs/filter", body, self.paging.limit(None), rows)
-            .resolving(refs::FLOW_RUN, self.flow_run.clone(), &["logs", "flow_run_id", "any_"])
-            .resolving(refs::TASK_RUN, self.task_run.clone(), &["logs", "task_run_id", "any_"]))
+        let rows = Rows {
+            columns: tables::LOG_COLUMNS,
+            join: Join::None,
+            row: tables::log_row,
+        };
+        Ok(
+            Plan::filter("logs/filter", body, self.paging.limit(None), rows)
+                .resolving(
+                    refs::FLOW_RUN,
+                    self.flow_run.clone(),
+                    &["logs", "flow_run_id", "any_"],
+                )
+                .resolving(
+                    refs::TASK_RUN,
+                    self.task_run.clone(),
+                    &["logs", "task_run_id", "any_"],
+                ),
+        )
     }
 }

@@ -75,7 +75,11 @@ impl Target {
     }
 
     fn label(&self) -> String {
-        if self.global { format!("global concurrency limit '{}'", self.name) } else { format!("tag concurrency limit '{}'", self.name) }
+        if self.global {
+            format!("global concurrency limit '{}'", self.name)
+        } else {
+            format!("tag concurrency limit '{}'", self.name)
+        }
     }
 
     fn get(&self, client: &Client) -> Result<Value> {
@@ -91,16 +95,20 @@ impl Target {
     fn set(&self, client: &Client, limit: u64) -> Result<Value> {
         if !self.global {
             // The server creates the tag's limit or updates the one it has.
-            return client.post("concurrency_limits/", json!({ "tag": self.name, "concurrency_limit": limit }));
+            return client.post(
+                "concurrency_limits/",
+                json!({ "tag": self.name, "concurrency_limit": limit }),
+            );
         }
         match self.get(client) {
             Ok(_) => {
                 client.patch(&self.path(), json!({ "limit": limit }))?;
                 self.get(client)
             }
-            Err(Error::Client { status: 404, .. }) => {
-                client.post("v2/concurrency_limits/", json!({ "name": self.name, "limit": limit }))
-            }
+            Err(Error::Client { status: 404, .. }) => client.post(
+                "v2/concurrency_limits/",
+                json!({ "name": self.name, "limit": limit }),
+            ),
             Err(e) => Err(e),
         }
     }
@@ -108,7 +116,10 @@ impl Target {
     fn reset(&self, client: &Client) -> Result<Value> {
         self.get(client)?;
         if self.global {
-            client.patch(&self.path(), json!({ "active_slots": 0, "denied_slots": 0 }))?;
+            client.patch(
+                &self.path(),
+                json!({ "active_slots": 0, "denied_slots": 0 }),
+            )?;
         } else {
             client.post(&format!("{}/reset", self.path()), json!({}))?;
         }
@@ -141,6 +152,8 @@ fn main() -> ExitCode {
 
 fn print_limit(printer: &mut Printer, limit: &Value) -> Result<()> {
     printer.columns(tables::CONCURRENCY_LIMIT_COLUMNS);
-    printer.object(limit, |l| tables::concurrency_limit_row(l, &Joined::default()))?;
+    printer.object(limit, |l| {
+        tables::concurrency_limit_row(l, &Joined::default())
+    })?;
     printer.finish()
 }

@@ -77,20 +77,27 @@ fn main() -> ExitCode {
                 printer.object(&block, |b| tables::block_row(b, &Joined::default()))?;
                 printer.finish()?;
             }
-            Command::Get { name, show_secret: false } => {
+            Command::Get {
+                name,
+                show_secret: false,
+            } => {
                 let block = get(&client, name, false)?;
                 let mut printer = cli.output.printer()?.with_table_mode(TableMode::PrettyJson);
                 printer.object(&block, |_| Vec::new())?;
                 printer.finish()?;
             }
-            Command::Get { name, show_secret: true } => {
+            Command::Get {
+                name,
+                show_secret: true,
+            } => {
                 let block = get(&client, name, true)?;
                 let text = match block.pointer("/data/value") {
                     Some(Value::String(s)) => s.clone(),
                     Some(other) => other.to_string(),
                     None => String::new(),
                 };
-                writeln!(std::io::stdout(), "{text}").map_err(|e| Error::io("cannot write to stdout", e))?;
+                writeln!(std::io::stdout(), "{text}")
+                    .map_err(|e| Error::io("cannot write to stdout", e))?;
             }
             Command::Rm { name } => {
                 let block = get(&client, name, false)?;
@@ -116,12 +123,18 @@ fn secret_from_stdin() -> Result<String> {
 }
 
 fn block_path(name: &str) -> String {
-    format!("block_types/slug/secret/block_documents/name/{}", encode_path(name))
+    format!(
+        "block_types/slug/secret/block_documents/name/{}",
+        encode_path(name)
+    )
 }
 
 /// The Secret block `name` (its value only when `include_secrets`).
 fn get(client: &Client, name: &str, include_secrets: bool) -> Result<Value> {
-    match client.get(&format!("{}?include_secrets={include_secrets}", block_path(name))) {
+    match client.get(&format!(
+        "{}?include_secrets={include_secrets}",
+        block_path(name)
+    )) {
         Err(Error::Client { status: 404, .. }) => Err(Error::not_found(
             format!("secret '{name}' not found"),
             Some("list them with: pf-get blocks --type secret".into()),
@@ -136,15 +149,25 @@ fn set(client: &Client, name: &str, value: String) -> Result<()> {
     match get(client, name, false) {
         Ok(block) => {
             let body = json!({ "data": data, "merge_existing_data": false });
-            client.patch(&format!("block_documents/{}", str_field(&block, "id")), body).map(drop)
+            client
+                .patch(
+                    &format!("block_documents/{}", str_field(&block, "id")),
+                    body,
+                )
+                .map(drop)
         }
         Err(Error::Client { status: 404, .. }) => {
             let block_type = client.get("block_types/slug/secret")?;
             let type_id = str_field(&block_type, "id");
-            let body = json!({ "block_schemas": { "block_type_id": { "any_": [type_id] } }, "limit": 1 });
+            let body =
+                json!({ "block_schemas": { "block_type_id": { "any_": [type_id] } }, "limit": 1 });
             let schema = match client.post("block_schemas/filter", body)? {
                 Value::Array(schemas) if !schemas.is_empty() => schemas[0].clone(),
-                _ => return Err(Error::Failed("the server has no schema for Secret blocks".into())),
+                _ => {
+                    return Err(Error::Failed(
+                        "the server has no schema for Secret blocks".into(),
+                    ));
+                }
             };
             let body = json!({
                 "name": name,

@@ -56,7 +56,11 @@ impl Verb {
     }
 
     fn question(&self, count: usize, kind: RunKind) -> String {
-        let what = if kind == RunKind::TaskRun { "task runs" } else { "flow runs" };
+        let what = if kind == RunKind::TaskRun {
+            "task runs"
+        } else {
+            "flow runs"
+        };
         match self {
             Verb::Cancel => format!("Cancel {count} {what}?"),
             Verb::Retry => format!("Retry {count} {what}?"),
@@ -77,7 +81,10 @@ impl Verb {
             ));
         }
         if run.get("deployment_id").is_none_or(Value::is_null) {
-            return Some("it has no deployment, so no worker would pick it up; run its flow again instead".into());
+            return Some(
+                "it has no deployment, so no worker would pick it up; run its flow again instead"
+                    .into(),
+            );
         }
         None
     }
@@ -115,11 +122,18 @@ pub fn run_all(
     let mut batch = Batch::default();
     let mut runs = Vec::new();
     for reference in input::refs(references)? {
-        if let Some(run) = batch.record("pf-state", reference.and_then(|r| refs::resolve(client, &kind.ref_kind(), &r))) {
+        if let Some(run) = batch.record(
+            "pf-state",
+            reference.and_then(|r| refs::resolve(client, &kind.ref_kind(), &r)),
+        ) {
             runs.push(run);
         }
     }
-    if runs.len() > 1 && !options.yes && !options.dry_run && !confirm(&verb.question(runs.len(), kind))? {
+    if runs.len() > 1
+        && !options.yes
+        && !options.dry_run
+        && !confirm(&verb.question(runs.len(), kind))?
+    {
         return Err(Error::Failed("nothing changed".into()));
     }
     printer.columns(COLUMNS);
@@ -131,22 +145,59 @@ pub fn run_all(
         let label = format!("{} '{}'", kind.ref_kind().label, str_field(&run, "name"));
         let report = match verb.precheck(&run) {
             Some(reason) => {
-                let status = if options.dry_run { "WOULD REFUSE" } else { "REFUSED" };
-                let report = outcome(&run, state_name(&run), status, Some(&reason), false, Value::Null);
-                batch.record::<()>("pf-state", Err(Error::Failed(format!("{label}: not retried: {reason}"))));
+                let status = if options.dry_run {
+                    "WOULD REFUSE"
+                } else {
+                    "REFUSED"
+                };
+                let report = outcome(
+                    &run,
+                    state_name(&run),
+                    status,
+                    Some(&reason),
+                    false,
+                    Value::Null,
+                );
+                batch.record::<()>(
+                    "pf-state",
+                    Err(Error::Failed(format!("{label}: not retried: {reason}"))),
+                );
                 report
             }
             None if options.dry_run => {
-                let report = outcome(&run, target.display_name(), "DRY-RUN", None, true, Value::Null);
+                let report = outcome(
+                    &run,
+                    target.display_name(),
+                    "DRY-RUN",
+                    None,
+                    true,
+                    Value::Null,
+                );
                 batch.record("pf-state", Ok(()));
                 report
             }
             None => {
-                let answer = states::set_state(client, kind, str_field(&run, "id"), &target, message, verb.force());
-                let Some(answer) = batch.record("pf-state", answer) else { continue };
+                let answer = states::set_state(
+                    client,
+                    kind,
+                    str_field(&run, "id"),
+                    &target,
+                    message,
+                    verb.force(),
+                );
+                let Some(answer) = batch.record("pf-state", answer) else {
+                    continue;
+                };
                 let ok = verb.succeeded(&answer);
                 let to = str_field(&answer.state, "name").to_string();
-                let report = outcome(&run, to, &answer.status, answer.reason.as_deref(), ok, answer.state.clone());
+                let report = outcome(
+                    &run,
+                    to,
+                    &answer.status,
+                    answer.reason.as_deref(),
+                    ok,
+                    answer.state.clone(),
+                );
                 let result = if ok {
                     Ok(())
                 } else {
@@ -154,7 +205,11 @@ pub fn run_all(
                         "{label}: {} refused ({}){}",
                         verb.name(),
                         answer.status,
-                        answer.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                        answer
+                            .reason
+                            .as_deref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
                     )))
                 };
                 batch.record("pf-state", result);
@@ -183,7 +238,14 @@ fn state_name(run: &Value) -> String {
 }
 
 /// One REF's outcome, as printed (NDJSON in a pipe, so `id` feeds other pf tools).
-fn outcome(run: &Value, to: String, status: &str, reason: Option<&str>, ok: bool, state: Value) -> Value {
+fn outcome(
+    run: &Value,
+    to: String,
+    status: &str,
+    reason: Option<&str>,
+    ok: bool,
+    state: Value,
+) -> Value {
     json!({
         "id": str_field(run, "id"),
         "name": str_field(run, "name"),
@@ -199,12 +261,21 @@ fn outcome(run: &Value, to: String, status: &str, reason: Option<&str>, ok: bool
 fn row(report: &Value) -> Vec<Cell> {
     let ok = report.get("ok").and_then(Value::as_bool).unwrap_or(false);
     let cell = |key: &str| Cell::from_json(report.get(key));
-    let to_type = report.pointer("/state/type").and_then(Value::as_str).unwrap_or_default();
+    let to_type = report
+        .pointer("/state/type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     vec![
         cell("name"),
         cell("from"),
-        Cell::Styled(str_field(report, "to").to_string(), Style::for_state_type(to_type)),
-        Cell::Styled(str_field(report, "status").to_string(), if ok { Style::Green } else { Style::Red }),
+        Cell::Styled(
+            str_field(report, "to").to_string(),
+            Style::for_state_type(to_type),
+        ),
+        Cell::Styled(
+            str_field(report, "status").to_string(),
+            if ok { Style::Green } else { Style::Red },
+        ),
         cell("reason"),
         cell("id"),
     ]
@@ -223,6 +294,11 @@ fn confirm(question: &str) -> Result<bool> {
     let _ = write!(stderr, "{question} [y/N] ");
     let _ = stderr.flush();
     let mut answer = String::new();
-    std::io::BufReader::new(tty).read_line(&mut answer).map_err(|e| Error::io("cannot read the answer", e))?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    std::io::BufReader::new(tty)
+        .read_line(&mut answer)
+        .map_err(|e| Error::io("cannot read the answer", e))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

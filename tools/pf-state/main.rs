@@ -103,13 +103,31 @@ fn main() -> ExitCode {
                 .into());
             }
             Command::Retry(a) => (Verb::Retry, a),
-            Command::Set { state, force, change } => (Verb::Set { target: TargetState::parse(state)?, force: *force }, change),
+            Command::Set {
+                state,
+                force,
+                change,
+            } => (
+                Verb::Set {
+                    target: TargetState::parse(state)?,
+                    force: *force,
+                },
+                change,
+            ),
             Command::History { refs, task_run } => return history(&cli, refs, *task_run),
         };
         let mut printer = cli.output.printer()?;
         let client = cli.connection.client()?;
-        let kind = if args.task_run { RunKind::TaskRun } else { RunKind::FlowRun };
-        let options = change::Options { message: args.message.clone(), dry_run: args.dry_run, yes: args.yes };
+        let kind = if args.task_run {
+            RunKind::TaskRun
+        } else {
+            RunKind::FlowRun
+        };
+        let options = change::Options {
+            message: args.message.clone(),
+            dry_run: args.dry_run,
+            yes: args.yes,
+        };
         let code = change::run_all(&client, &mut printer, kind, &verb, &options, &args.refs)?;
         Ok(code)
     })
@@ -118,7 +136,11 @@ fn main() -> ExitCode {
 fn history(cli: &Cli, references: &[String], task_run: bool) -> anyhow::Result<i32> {
     let mut printer = cli.output.printer()?;
     let client = cli.connection.client()?;
-    let kind = if task_run { RunKind::TaskRun } else { RunKind::FlowRun };
+    let kind = if task_run {
+        RunKind::TaskRun
+    } else {
+        RunKind::FlowRun
+    };
     printer.columns(tables::STATE_COLUMNS);
     let mut batch = Batch::default();
     for reference in input::refs(references)? {

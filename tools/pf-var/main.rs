@@ -70,8 +70,17 @@ fn main() -> ExitCode {
         let mut printer = cli.output.printer()?;
         let client = cli.connection.client()?;
         match &cli.command {
-            Command::Set { name, value, string, tag } => {
-                let value = if *string { json!(value) } else { serde_json::from_str(value).unwrap_or_else(|_| json!(value)) };
+            Command::Set {
+                name,
+                value,
+                string,
+                tag,
+            } => {
+                let value = if *string {
+                    json!(value)
+                } else {
+                    serde_json::from_str(value).unwrap_or_else(|_| json!(value))
+                };
                 let variable = set(&client, name, value, tag)?;
                 printer.columns(tables::VARIABLE_COLUMNS);
                 printer.object(&variable, |v| tables::variable_row(v, &Joined::default()))?;
@@ -84,7 +93,8 @@ fn main() -> ExitCode {
                     Some(other) => other.to_string(),
                     None => String::new(),
                 };
-                writeln!(std::io::stdout(), "{text}").map_err(|e| Error::io("cannot write to stdout", e))?;
+                writeln!(std::io::stdout(), "{text}")
+                    .map_err(|e| Error::io("cannot write to stdout", e))?;
             }
             Command::Rm { name } => {
                 let variable = refs::resolve(&client, &refs::VARIABLE, name)?;
