@@ -7,6 +7,7 @@ mod api;
 mod describe;
 mod faults;
 mod get;
+mod limits_vars_secrets;
 mod man;
 mod objects;
 mod state;
