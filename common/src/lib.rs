@@ -11,6 +11,7 @@
 //! - [`output`], [`jq`], [`time`]: table / ndjson / json / tsv, `--jq`, ages and durations
 //! - [`cli`]: shared flags and the run wrapper
 //! - [`model`]: what the tools know about Prefect objects (states, columns)
+//! - [`states`]: proposing run states (`set_state`) and reading state histories
 
 pub mod cli;
 pub mod client;
@@ -27,6 +28,7 @@ pub mod output;
 pub mod paging;
 pub mod profiles;
 pub mod refs;
+pub mod states;
 pub mod tables;
 pub mod time;
 

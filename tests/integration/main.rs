@@ -3,9 +3,13 @@
 mod fixture;
 mod harness;
 
+mod api;
 mod auth;
 mod auth_cloud;
 mod describe;
 mod faults;
 mod get;
+mod limits_vars_secrets;
 mod man;
+mod objects;
+mod state;
