@@ -121,6 +121,16 @@ pub struct Settings {
 impl Settings {
     /// Resolve settings from flags, environment and profiles.toml.
     pub fn load(overrides: &Overrides) -> Result<Self> {
+        Self::resolve(overrides, false)
+    }
+
+    /// Like [`Settings::load`], but a named profile that does not exist yet reads as empty
+    /// instead of being an error (`pf-auth login --profile NEW` validates before creating it).
+    pub fn load_allowing_new_profile(overrides: &Overrides) -> Result<Self> {
+        Self::resolve(overrides, true)
+    }
+
+    fn resolve(overrides: &Overrides, allow_new_profile: bool) -> Result<Self> {
         let path = profiles_path();
         let file = ProfilesFile::load(&path)?;
         let profile = match overrides
@@ -129,7 +139,7 @@ impl Settings {
             .or_else(|| non_empty_env("PREFECT_PROFILE"))
         {
             Some(name) => {
-                if !file.has(&name) {
+                if !file.has(&name) && !allow_new_profile {
                     let known = file.names();
                     return Err(Error::usage_hint(
                         format!("profile '{name}' not found in {}", path.display()),

@@ -91,3 +91,18 @@ pub fn parse_ref_line(line: &str) -> std::result::Result<Option<String>, String>
     }
     Ok(Some(text.to_string()))
 }
+
+/// All of stdin as text (a request body, a secret value). Refused when stdin is a terminal, so
+/// a tool never waits silently for typing and a secret is never echoed on screen.
+pub fn read_stdin_text(what: &str) -> Result<String> {
+    if stdin_is_terminal() {
+        return Err(Error::usage_hint(
+            format!("{what} is read from stdin, which is a terminal"),
+            "pipe it in: command | TOOL …, or TOOL … < FILE",
+        ));
+    }
+    let mut text = String::new();
+    io::Read::read_to_string(&mut io::stdin().lock(), &mut text)
+        .map_err(|e| Error::io("cannot read stdin", e))?;
+    Ok(text)
+}

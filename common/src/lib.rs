@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: settings from flags, environment and Prefect's `profiles.toml`
 //! - [`profiles`]: reading and editing `profiles.toml` in place
+//! - [`cloud`]: Prefect Cloud's account API (`/me/`, workspaces, API keys)
 //! - [`client`]: the synchronous HTTP client (auth, CSRF, retries, `-v` traces)
 //! - [`error`]: typed errors and their exit codes
 //! - [`paging`], [`filters`]: `*/filter` pages and filter bodies
@@ -12,9 +13,11 @@
 //! - [`model`]: what the tools know about Prefect objects (states, columns)
 //! - [`params`]: `KEY=JSON` flags and parameter checks against a flow's schema
 //! - [`runs`]: creating flow runs (idempotently) and watching their states and logs
+//! - [`states`]: proposing run states (`set_state`) and reading state histories
 
 pub mod cli;
 pub mod client;
+pub mod cloud;
 pub mod config;
 pub mod error;
 pub mod filters;
@@ -29,6 +32,7 @@ pub mod params;
 pub mod profiles;
 pub mod refs;
 pub mod runs;
+pub mod states;
 pub mod tables;
 pub mod time;
 

@@ -55,13 +55,19 @@ impl ProfilesFile {
             let first = e.to_string().lines().next().unwrap_or_default().to_string();
             Error::Config(format!("{} is not valid TOML: {first}", path.display()))
         })?;
-        if let Some(profiles) = doc.get("profiles")
-            && !profiles.is_table_like()
-        {
-            return Err(Error::Config(format!(
-                "{}: `profiles` is not a table",
-                path.display()
-            )));
+        if let Some(profiles) = doc.get("profiles") {
+            let Some(table) = profiles.as_table_like() else {
+                return Err(Error::Config(format!(
+                    "{}: `profiles` is not a table",
+                    path.display()
+                )));
+            };
+            if let Some((name, _)) = table.iter().find(|(_, item)| !item.is_table_like()) {
+                return Err(Error::Config(format!(
+                    "{}: profile `{name}` is not a table",
+                    path.display()
+                )));
+            }
         }
         Ok(ProfilesFile {
             path: path.to_path_buf(),
@@ -186,13 +192,11 @@ impl ProfilesFile {
             t.set_implicit(true);
             Item::Table(t)
         });
-        let profiles = profiles
-            .as_table_mut()
-            .expect("checked to be a table at load");
+        let profiles = as_standard_table(profiles);
         let entry = profiles
             .entry(profile)
             .or_insert_with(|| Item::Table(Table::new()));
-        entry.as_table_mut().expect("profile entries are tables")
+        as_standard_table(entry)
     }
 
     /// The document as text.
@@ -205,6 +209,19 @@ impl ProfilesFile {
     pub fn save(&self) -> Result<()> {
         write_atomic(&self.path, self.render().as_bytes())
     }
+}
+
+/// The item as a `[table]`; an inline table (`x = { … }`, checked to be table-like at load) is
+/// turned into one so that keys can be added to it.
+fn as_standard_table(item: &mut Item) -> &mut Table {
+    if !item.is_table() {
+        let taken = std::mem::take(item);
+        *item = match taken.into_table() {
+            Ok(table) => Item::Table(table),
+            Err(_) => Item::Table(Table::new()),
+        };
+    }
+    item.as_table_mut().expect("made a table above")
 }
 
 /// Write `bytes` to `path` atomically: a temp file in the same directory (mode 0600), fsync, then

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::logs::{LogPoller, LogQuery};
 use crate::model::TERMINAL_STATE_TYPES;
 use crate::refs::{self, DEPLOYMENT, str_field};
+use crate::states::{self, RunKind};
 use crate::time::to_api_time;
 
 /// A deployment and the name of its flow (for `FLOW/DEPLOYMENT`).
@@ -146,15 +147,6 @@ pub fn scheduled_state(at: Timestamp) -> Value {
     json!({ "type": "SCHEDULED", "state_details": { "scheduled_time": to_api_time(at) } })
 }
 
-/// Set a run's state (`POST flow_runs/{id}/set_state`); `force` skips orchestration rules.
-/// Returns the server's orchestration result (`status`: ACCEPT, REJECT, ABORT, WAIT).
-pub fn set_state(client: &Client, run_id: &str, state: Value, force: bool) -> Result<Value> {
-    client.post(
-        &format!("flow_runs/{run_id}/set_state"),
-        json!({ "state": state, "force": force }),
-    )
-}
-
 /// Whether a state object's type is terminal.
 pub fn is_terminal_state(state: &Value) -> bool {
     TERMINAL_STATE_TYPES.contains(&str_field(state, "type"))
@@ -210,12 +202,7 @@ impl RunWatcher {
 
     /// New states since the last call, oldest first (`GET flow_run_states/?flow_run_id=…`).
     pub fn poll_states(&mut self, client: &Client) -> Result<Vec<Value>> {
-        let states = client.get(&format!("flow_run_states/?flow_run_id={}", self.run_id))?;
-        let mut states = match states {
-            Value::Array(items) => items,
-            _ => Vec::new(),
-        };
-        states.sort_by(|a, b| str_field(a, "timestamp").cmp(str_field(b, "timestamp")));
+        let states = states::history(client, RunKind::FlowRun, &self.run_id)?;
         if let Some(last) = states.last() {
             self.latest = Some(last.clone());
         }

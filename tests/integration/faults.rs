@@ -9,7 +9,7 @@ use crate::fixture::{Fixture, Reply};
 use crate::harness::{Pf, Server, free_port, pf, temp_dir};
 
 /// A second real server with basic auth and CSRF protection on.
-fn secured() -> &'static Server {
+pub fn secured() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     S.get_or_init(|| {
         Server::start(&[

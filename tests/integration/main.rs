@@ -4,8 +4,14 @@ mod fixture;
 mod harness;
 mod worker;
 
+mod api;
+mod auth;
+mod auth_cloud;
 mod describe;
 mod faults;
 mod get;
+mod limits_vars_secrets;
 mod man;
+mod objects;
 mod run;
+mod state;

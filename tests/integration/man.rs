@@ -4,7 +4,17 @@
 use crate::harness::{bin, repo};
 
 /// Every tool with a man page.
-const TOOLS: &[&str] = &["pf-get", "pf-describe", "pf-run"];
+const TOOLS: &[&str] = &[
+    "pf-get",
+    "pf-describe",
+    "pf-run",
+    "pf-auth",
+    "pf-state",
+    "pf-api",
+    "pf-limit",
+    "pf-var",
+    "pf-secret",
+];
 
 #[test]
 fn man_pages_are_fresh() {

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use pf_common::output::Printer;
 use pf_common::params::check_params;
 use pf_common::refs::str_field;
-use pf_common::runs::{self, Created, set_state};
+use pf_common::runs::{self, Created};
 use pf_common::{Client, Error};
 use serde_json::{Map, Value, json};
 
@@ -120,12 +120,7 @@ pub fn local_run(
         if let Some(at) = plan.start_at
             && !wait_for(at)
         {
-            set_state(
-                client,
-                &run_id,
-                json!({"type": "CANCELLED", "message": "pf-run was interrupted"}),
-                true,
-            )?;
+            watch::force_state(client, &run_id, "CANCELLED", "pf-run was interrupted")?;
             display.close()?;
             return Ok(130);
         }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use pf_common::cli::warn;
 use pf_common::output::{Cell, Format, Printer, Style, stdout_is_terminal};
 use pf_common::refs::str_field;
-use pf_common::runs::{Created, RunWatcher, set_state};
+use pf_common::runs::{Created, RunWatcher};
+use pf_common::states::{self, RunKind, TargetState};
 use pf_common::{Client, Error, logs, model};
 use serde_json::{Map, Value, json};
 
@@ -139,12 +140,7 @@ pub fn supervise(
                 // unfinished is marked FAILED rather than left Running.
                 if watcher.final_state().is_none() {
                     let message = format!("{how} before reporting a final state");
-                    set_state(
-                        client,
-                        &run_id,
-                        json!({"type": "FAILED", "message": message}),
-                        true,
-                    )?;
+                    force_state(client, &run_id, "FAILED", &message)?;
                     next_poll = Instant::now();
                 } else {
                     watcher.logs_complete();
@@ -212,14 +208,28 @@ fn stop(
     let run = client.get(&format!("flow_runs/{run_id}"))?;
     let state_type = str_field(&run, "state_type");
     if !matches!(state_type, "COMPLETED" | "FAILED" | "CANCELLED") {
-        set_state(
-            client,
-            run_id,
-            json!({"type": "CANCELLED", "message": why}),
-            true,
-        )?;
+        force_state(client, run_id, "CANCELLED", why)?;
     }
     Ok(())
+}
+
+/// Force a run pf-run is responsible for into a final state, with a message saying why.
+pub fn force_state(
+    client: &Client,
+    run_id: &str,
+    state_type: &str,
+    message: &str,
+) -> Result<(), Error> {
+    let target = TargetState::of_type(state_type);
+    states::set_state(
+        client,
+        RunKind::FlowRun,
+        run_id,
+        &target,
+        Some(message),
+        true,
+    )
+    .map(|_| ())
 }
 
 fn poll(
