@@ -10,16 +10,19 @@
 //! - [`output`], [`jq`], [`time`]: table / ndjson / json / tsv, `--jq`, ages and durations
 //! - [`cli`]: shared flags and the run wrapper
 //! - [`model`]: what the tools know about Prefect objects (states, columns)
+//! - [`logs`], [`logstream`], [`follow`]: reading, streaming, following and writing run logs
 
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod filters;
+pub mod follow;
 pub mod input;
 pub mod jq;
 pub mod listing;
 pub mod logs;
+pub mod logstream;
 pub mod model;
 pub mod output;
 pub mod paging;
