@@ -6,4 +6,5 @@ mod harness;
 mod describe;
 mod faults;
 mod get;
+mod logs;
 mod man;
