@@ -29,10 +29,7 @@ pub struct ConnectionArgs {
 impl ConnectionArgs {
     /// Resolve settings (flags > env > profile > default).
     pub fn settings(&self) -> Result<Settings> {
-        Settings::load(&Overrides {
-            api_url: self.api_url.clone(),
-            profile: self.profile.clone(),
-        })
+        Settings::load(&Overrides { api_url: self.api_url.clone(), profile: self.profile.clone() })
     }
 
     /// Resolve settings and build the client.
@@ -76,10 +73,7 @@ where
     let mut command = A::command();
     let tool = command.get_name().to_string();
     let args: Vec<String> = std::env::args().collect();
-    if let Some(pos) = args
-        .iter()
-        .position(|a| a == "--generate" || a.starts_with("--generate="))
-    {
+    if let Some(pos) = args.iter().position(|a| a == "--generate" || a.starts_with("--generate=")) {
         let what = match args[pos].split_once('=') {
             Some((_, w)) => Some(w.to_string()),
             None => args.get(pos + 1).cloned(),

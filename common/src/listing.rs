@@ -60,11 +60,7 @@ pub fn print_listing(client: &Client, printer: &mut Printer, listing: Listing) -
     printer.columns(listing.columns);
     for page in Pages::new(client, listing.path, listing.body, listing.limit) {
         let page = page?;
-        let joined = if printer.needs_cells() {
-            join(client, listing.join, &page)?
-        } else {
-            Joined::default()
-        };
+        let joined = if printer.needs_cells() { join(client, listing.join, &page)? } else { Joined::default() };
         printer.page(&page, |object| (listing.row)(object, &joined))?;
     }
     printer.finish()
@@ -74,20 +70,16 @@ pub fn print_listing(client: &Client, printer: &mut Printer, listing: Listing) -
 pub fn join(client: &Client, join: Join, page: &[Value]) -> Result<Joined> {
     let mut joined = Joined::default();
     if join == Join::FlowNames {
-        let mut ids: Vec<&str> = page
-            .iter()
-            .filter_map(|o| o.get("flow_id").and_then(Value::as_str))
-            .collect();
+        let mut ids: Vec<&str> = page.iter().filter_map(|o| o.get("flow_id").and_then(Value::as_str)).collect();
         ids.sort_unstable();
         ids.dedup();
         if !ids.is_empty() {
             let body = json!({ "flows": { "id": { "any_": ids } }, "limit": ids.len().min(200) });
             if let Value::Array(flows) = client.post("flows/filter", body)? {
                 for flow in flows {
-                    if let (Some(id), Some(name)) = (
-                        flow.get("id").and_then(Value::as_str),
-                        flow.get("name").and_then(Value::as_str),
-                    ) {
+                    if let (Some(id), Some(name)) =
+                        (flow.get("id").and_then(Value::as_str), flow.get("name").and_then(Value::as_str))
+                    {
                         joined.flow_names.insert(id.to_string(), name.to_string());
                     }
                 }

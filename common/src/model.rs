@@ -7,35 +7,15 @@ use crate::output::{Cell, Style};
 
 /// Prefect's state types.
 pub const STATE_TYPES: &[&str] = &[
-    "SCHEDULED",
-    "PENDING",
-    "RUNNING",
-    "COMPLETED",
-    "FAILED",
-    "CANCELLED",
-    "CRASHED",
-    "PAUSED",
+    "SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "CRASHED", "PAUSED",
     "CANCELLING",
 ];
 
 /// State names Prefect uses beyond the type names (for case-insensitive `--state`).
 pub const STATE_NAMES: &[&str] = &[
-    "Scheduled",
-    "Late",
-    "AwaitingRetry",
-    "AwaitingConcurrencySlot",
-    "Pending",
-    "Running",
-    "Retrying",
-    "Completed",
-    "Cached",
-    "RolledBack",
-    "Failed",
-    "Cancelled",
-    "Cancelling",
-    "Crashed",
-    "Paused",
-    "Suspended",
+    "Scheduled", "Late", "AwaitingRetry", "AwaitingConcurrencySlot", "Pending", "Running",
+    "Retrying", "Completed", "Cached", "RolledBack", "Failed", "Cancelled", "Cancelling", "Crashed",
+    "Paused", "Suspended",
 ];
 
 /// The terminal state types: a run in one of these will not change by itself.
@@ -74,11 +54,7 @@ pub fn parse_states(values: &[String]) -> Result<Vec<StateSelector>> {
             }
             Err(Error::usage_hint(
                 format!("unknown state '{v}'"),
-                format!(
-                    "use a state type ({}) or name ({})",
-                    STATE_TYPES.join(", ").to_lowercase(),
-                    STATE_NAMES.join(", ")
-                ),
+                format!("use a state type ({}) or name ({})", STATE_TYPES.join(", ").to_lowercase(), STATE_NAMES.join(", ")),
             ))
         })
         .collect()
@@ -91,23 +67,11 @@ pub fn state_filter(states: &[StateSelector]) -> Option<Value> {
     }
     let types: Vec<&str> = states
         .iter()
-        .filter_map(|s| {
-            if let StateSelector::Type(t) = s {
-                Some(t.as_str())
-            } else {
-                None
-            }
-        })
+        .filter_map(|s| if let StateSelector::Type(t) = s { Some(t.as_str()) } else { None })
         .collect();
     let names: Vec<&str> = states
         .iter()
-        .filter_map(|s| {
-            if let StateSelector::Name(n) = s {
-                Some(n.as_str())
-            } else {
-                None
-            }
-        })
+        .filter_map(|s| if let StateSelector::Name(n) = s { Some(n.as_str()) } else { None })
         .collect();
     let mut filter = serde_json::Map::new();
     if !types.is_empty() {
@@ -147,19 +111,11 @@ pub fn is_terminal(run: &Value) -> bool {
 
 /// A run's duration: `total_run_time` when it ran, else end − start, else (running) now − start.
 pub fn run_duration(run: &Value) -> Option<f64> {
-    let start = run
-        .get("start_time")
-        .and_then(Value::as_str)
-        .and_then(crate::time::parse_api_time)?;
-    let end = run
-        .get("end_time")
-        .and_then(Value::as_str)
-        .and_then(crate::time::parse_api_time);
+    let start = run.get("start_time").and_then(Value::as_str).and_then(crate::time::parse_api_time)?;
+    let end = run.get("end_time").and_then(Value::as_str).and_then(crate::time::parse_api_time);
     match end {
         Some(end) => Some((end.as_millisecond() - start.as_millisecond()) as f64 / 1000.0),
         None if is_terminal(run) => run.get("total_run_time").and_then(Value::as_f64),
-        None => {
-            Some((jiff::Timestamp::now().as_millisecond() - start.as_millisecond()) as f64 / 1000.0)
-        }
+        None => Some((jiff::Timestamp::now().as_millisecond() - start.as_millisecond()) as f64 / 1000.0),
     }
 }

@@ -62,11 +62,7 @@ impl Iterator for Pages<'_> {
                 self.done = true;
                 return Some(Err(Error::Server {
                     status: 200,
-                    message: format!(
-                        "{} answered with {} instead of a list",
-                        self.path,
-                        kind_of(&other)
-                    ),
+                    message: format!("{} answered with {} instead of a list", self.path, kind_of(&other)),
                 }));
             }
             Err(e) => {

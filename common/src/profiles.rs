@@ -24,9 +24,7 @@ pub fn prefect_home() -> PathBuf {
     if let Some(home) = non_empty_env("PREFECT_HOME") {
         return PathBuf::from(home);
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
     home.join(".prefect")
 }
 
@@ -58,16 +56,9 @@ impl ProfilesFile {
         if let Some(profiles) = doc.get("profiles")
             && !profiles.is_table_like()
         {
-            return Err(Error::Config(format!(
-                "{}: `profiles` is not a table",
-                path.display()
-            )));
+            return Err(Error::Config(format!("{}: `profiles` is not a table", path.display())));
         }
-        Ok(ProfilesFile {
-            path: path.to_path_buf(),
-            doc,
-            existed,
-        })
+        Ok(ProfilesFile { path: path.to_path_buf(), doc, existed })
     }
 
     /// Read the file at [`profiles_path`].
@@ -119,9 +110,7 @@ impl ProfilesFile {
         let Some(table) = self.doc.get("profiles").and_then(|p| p.get(profile)) else {
             return Vec::new();
         };
-        let Some(table) = table.as_table_like() else {
-            return Vec::new();
-        };
+        let Some(table) = table.as_table_like() else { return Vec::new() };
         table
             .iter()
             .filter_map(|(k, _)| self.get(profile, k).map(|v| (k.to_string(), v)))
@@ -186,12 +175,8 @@ impl ProfilesFile {
             t.set_implicit(true);
             Item::Table(t)
         });
-        let profiles = profiles
-            .as_table_mut()
-            .expect("checked to be a table at load");
-        let entry = profiles
-            .entry(profile)
-            .or_insert_with(|| Item::Table(Table::new()));
+        let profiles = profiles.as_table_mut().expect("checked to be a table at load");
+        let entry = profiles.entry(profile).or_insert_with(|| Item::Table(Table::new()));
         entry.as_table_mut().expect("profile entries are tables")
     }
 
@@ -211,16 +196,10 @@ impl ProfilesFile {
 /// rename over the target. On any failure the old file is left as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("profiles.toml");
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("profiles.toml");
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();

@@ -79,34 +79,22 @@ pub fn resolve(client: &Client, kind: &RefKind, reference: &str) -> Result<Value
         return Err(Error::usage(format!("empty {} REF", kind.label)));
     }
     if is_uuid(reference) {
-        return get_or_not_found(
-            client,
-            kind,
-            &format!("{}/{reference}", kind.path),
-            reference,
-        );
+        return get_or_not_found(client, kind, &format!("{}/{reference}", kind.path), reference);
     }
     match kind.lookup {
         Lookup::IdOnly => Err(Error::usage(format!(
             "'{reference}' is not a {} id (a UUID is needed)",
             kind.label
         ))),
-        Lookup::IdOrNamePath(name_path) => get_or_not_found(
-            client,
-            kind,
-            &format!("{name_path}/{}", encode_path(reference)),
-            reference,
-        ),
+        Lookup::IdOrNamePath(name_path) => {
+            get_or_not_found(client, kind, &format!("{name_path}/{}", encode_path(reference)), reference)
+        }
         Lookup::Deployment if reference.contains('/') => {
             let (flow, name) = reference.split_once('/').expect("checked");
             get_or_not_found(
                 client,
                 kind,
-                &format!(
-                    "deployments/name/{}/{}",
-                    encode_path(flow),
-                    encode_path(name)
-                ),
+                &format!("deployments/name/{}/{}", encode_path(flow), encode_path(name)),
                 reference,
             )
         }
@@ -182,9 +170,7 @@ pub fn encode_path(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -16,31 +16,16 @@ pub const FLOW_COLUMNS: &[&str] = &["NAME", "ID", "TAGS", "AGE"];
 
 /// A flow's row.
 pub fn flow_row(flow: &Value, _: &Joined) -> Vec<Cell> {
-    vec![
-        text(flow, "name"),
-        text(flow, "id"),
-        text(flow, "tags"),
-        Cell::age(flow.get("created")),
-    ]
+    vec![text(flow, "name"), text(flow, "id"), text(flow, "tags"), Cell::age(flow.get("created"))]
 }
 
 /// Columns of flow runs.
-pub const FLOW_RUN_COLUMNS: &[&str] = &[
-    "NAME",
-    "FLOW NAME",
-    "STATE",
-    "AGE",
-    "START TIME",
-    "DURATION",
-    "ID",
-];
+pub const FLOW_RUN_COLUMNS: &[&str] =
+    &["NAME", "FLOW NAME", "STATE", "AGE", "START TIME", "DURATION", "ID"];
 
 /// A flow run's row (the flow name comes from the page's join).
 pub fn flow_run_row(run: &Value, joined: &Joined) -> Vec<Cell> {
-    let start = run
-        .get("start_time")
-        .filter(|v| !v.is_null())
-        .or_else(|| run.get("expected_start_time"));
+    let start = run.get("start_time").filter(|v| !v.is_null()).or_else(|| run.get("expected_start_time"));
     vec![
         text(run, "name"),
         Cell::Text(joined.flow_name(run)),
@@ -58,29 +43,14 @@ pub const DEPLOYMENT_COLUMNS: &[&str] = &["NAME", "ID", "WORK POOL", "STATUS", "
 /// A deployment's row: `FLOW/DEPLOYMENT` (the flow name comes from the page's join).
 pub fn deployment_row(deployment: &Value, joined: &Joined) -> Vec<Cell> {
     let flow = joined.flow_name(deployment);
-    let name = deployment
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let status = if deployment
-        .get("paused")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
+    let name = deployment.get("name").and_then(Value::as_str).unwrap_or_default();
+    let status = if deployment.get("paused").and_then(Value::as_bool).unwrap_or(false) {
         "PAUSED".to_string()
     } else {
-        deployment
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
+        deployment.get("status").and_then(Value::as_str).unwrap_or_default().to_string()
     };
     vec![
-        Cell::Text(if flow.is_empty() {
-            name.to_string()
-        } else {
-            format!("{flow}/{name}")
-        }),
+        Cell::Text(if flow.is_empty() { name.to_string() } else { format!("{flow}/{name}") }),
         text(deployment, "id"),
         text(deployment, "work_pool_name"),
         Cell::Text(status),
@@ -90,15 +60,8 @@ pub fn deployment_row(deployment: &Value, joined: &Joined) -> Vec<Cell> {
 }
 
 /// Columns of task runs.
-pub const TASK_RUN_COLUMNS: &[&str] = &[
-    "NAME",
-    "STATE",
-    "AGE",
-    "START TIME",
-    "DURATION",
-    "FLOW RUN ID",
-    "ID",
-];
+pub const TASK_RUN_COLUMNS: &[&str] =
+    &["NAME", "STATE", "AGE", "START TIME", "DURATION", "FLOW RUN ID", "ID"];
 
 /// A task run's row.
 pub fn task_run_row(task_run: &Value, _: &Joined) -> Vec<Cell> {

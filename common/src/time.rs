@@ -27,11 +27,7 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         return Err(bad());
     }
     if let Ok(secs) = s.parse::<f64>() {
-        return if secs >= 0.0 && secs.is_finite() {
-            Ok(Duration::from_secs_f64(secs))
-        } else {
-            Err(bad())
-        };
+        return if secs >= 0.0 && secs.is_finite() { Ok(Duration::from_secs_f64(secs)) } else { Err(bad()) };
     }
     let mut total = 0f64;
     let mut number = String::new();
@@ -131,11 +127,7 @@ pub fn to_api_time(ts: Timestamp) -> String {
 /// ```
 pub fn relative_age(ts: Timestamp, now: Timestamp) -> String {
     let secs = now.as_second() - ts.as_second();
-    let (future, secs) = if secs < 0 {
-        (true, -secs)
-    } else {
-        (false, secs)
-    };
+    let (future, secs) = if secs < 0 { (true, -secs) } else { (false, secs) };
     if secs < 10 {
         return "just now".into();
     }
@@ -148,11 +140,7 @@ pub fn relative_age(ts: Timestamp, now: Timestamp) -> String {
         s => (s / (86400 * 365), "year"),
     };
     let plural = if n == 1 { "" } else { "s" };
-    if future {
-        format!("in {n} {unit}{plural}")
-    } else {
-        format!("{n} {unit}{plural} ago")
-    }
+    if future { format!("in {n} {unit}{plural}") } else { format!("{n} {unit}{plural} ago") }
 }
 
 /// `HH:MM:SS` for a duration in seconds (hours grow past 99 when they must).
@@ -162,12 +150,7 @@ pub fn relative_age(ts: Timestamp, now: Timestamp) -> String {
 /// ```
 pub fn hms(seconds: f64) -> String {
     let total = seconds.max(0.0).floor() as u64;
-    format!(
-        "{:02}:{:02}:{:02}",
-        total / 3600,
-        (total / 60) % 60,
-        total % 60
-    )
+    format!("{:02}:{:02}:{:02}", total / 3600, (total / 60) % 60, total % 60)
 }
 
 /// A local, human timestamp for tables: `2024-05-01 14:03:07`.
