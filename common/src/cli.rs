@@ -29,7 +29,10 @@ pub struct ConnectionArgs {
 impl ConnectionArgs {
     /// Resolve settings (flags > env > profile > default).
     pub fn settings(&self) -> Result<Settings> {
-        Settings::load(&Overrides { api_url: self.api_url.clone(), profile: self.profile.clone() })
+        Settings::load(&Overrides {
+            api_url: self.api_url.clone(),
+            profile: self.profile.clone(),
+        })
     }
 
     /// Resolve settings and build the client.
@@ -73,7 +76,10 @@ where
     let mut command = A::command();
     let tool = command.get_name().to_string();
     let args: Vec<String> = std::env::args().collect();
-    if let Some(pos) = args.iter().position(|a| a == "--generate" || a.starts_with("--generate=")) {
+    if let Some(pos) = args
+        .iter()
+        .position(|a| a == "--generate" || a.starts_with("--generate="))
+    {
         let what = match args[pos].split_once('=') {
             Some((_, w)) => Some(w.to_string()),
             None => args.get(pos + 1).cloned(),
@@ -147,8 +153,7 @@ fn generate(command: &mut clap::Command, what: Option<&str>) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let shell = match what {
         Some("man") => {
-            let man = clap_mangen::Man::new(command.clone());
-            return match man.render(&mut out) {
+            return match man_page(command).and_then(|page| out.write_all(&page)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("{name}: error: {e}");
@@ -169,6 +174,69 @@ fn generate(command: &mut clap::Command, what: Option<&str>) -> ExitCode {
     };
     clap_complete::generate(shell, command, name, &mut out);
     ExitCode::SUCCESS
+}
+
+/// The man page: clap_mangen's, except that the SUBCOMMANDS section shows each subcommand's
+/// synopsis, description and own options (pf ships one page per tool, not one per subcommand).
+fn man_page(command: &clap::Command) -> std::io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut page)?;
+    let mut built = command.clone();
+    built.build();
+    let text = String::from_utf8_lossy(&page).into_owned();
+    let Some(start) = text.find(".SH SUBCOMMANDS\n") else {
+        return Ok(page);
+    };
+    let end = text[start + 1..]
+        .find("\n.SH ")
+        .map_or(text.len(), |i| start + i + 2);
+    let mut section = String::from(".SH SUBCOMMANDS\n");
+    for sub in built
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        let own = sub.get_arguments().filter(|a| {
+            !a.is_global_set()
+                && !a.is_hide_set()
+                && !matches!(a.get_id().as_str(), "help" | "version")
+        });
+        let mut detail = clap::Command::new("subcommand")
+            .bin_name(format!("{} {}", built.get_name(), sub.get_name()))
+            .disable_help_flag(true)
+            .args(own.cloned())
+            .groups(sub.get_groups().cloned());
+        if let Some(about) = sub.get_about() {
+            detail = detail.about(about.clone());
+        }
+        if let Some(long) = sub.get_long_about() {
+            detail = detail.long_about(long.clone());
+        }
+        let man = clap_mangen::Man::new(detail);
+        let (mut synopsis, mut parts) = (Vec::new(), Vec::new());
+        man.render_synopsis_section(&mut synopsis)?;
+        man.render_description_section(&mut parts)?;
+        if sub
+            .get_arguments()
+            .any(|a| !a.is_global_set() && !a.is_hide_set())
+        {
+            man.render_options_section(&mut parts)?;
+        }
+        section.push_str(&format!(".SS {}\n", sub.get_name()));
+        // The parts' own `.SH` headings would end the SUBCOMMANDS section.
+        for (i, part) in [synopsis, parts].iter().enumerate() {
+            if i > 0 {
+                section.push_str(".PP\n");
+            }
+            for line in String::from_utf8_lossy(part)
+                .lines()
+                .filter(|l| !l.starts_with(".SH "))
+            {
+                section.push_str(line);
+                section.push('\n');
+            }
+        }
+    }
+    Ok(format!("{}{section}{}", &text[..start], &text[end..]).into_bytes())
 }
 
 /// Print a warning line `TOOL: warning: …` on stderr.

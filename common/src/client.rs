@@ -82,9 +82,21 @@ impl Request {
         let path = path.into();
         let read_only_post = ["/filter", "/count", "/paginate", "/history"]
             .iter()
-            .any(|s| path.split('?').next().unwrap_or_default().trim_end_matches('/').ends_with(s));
+            .any(|s| {
+                path.split('?')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches('/')
+                    .ends_with(s)
+            });
         let idempotent = method != Method::Post || read_only_post;
-        Request { method, path, body: None, headers: Vec::new(), idempotent }
+        Request {
+            method,
+            path,
+            body: None,
+            headers: Vec::new(),
+            idempotent,
+        }
     }
 
     /// Attach a JSON body.
@@ -154,8 +166,12 @@ impl Client {
     pub fn new(settings: Settings, verbose: bool) -> Result<Client> {
         let mut tls = ureq::tls::TlsConfig::builder().disable_verification(settings.tls_insecure);
         if let Some(path) = &settings.ssl_cert_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| Error::io(format!("cannot read certificate file {}", path.display()), e))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::io(
+                    format!("cannot read certificate file {}", path.display()),
+                    e,
+                )
+            })?;
             let certs: Vec<_> = ureq::tls::parse_pem(&pem)
                 .filter_map(|item| match item {
                     Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
@@ -163,7 +179,10 @@ impl Client {
                 })
                 .collect();
             if certs.is_empty() {
-                return Err(Error::Config(format!("no certificates found in {}", path.display())));
+                return Err(Error::Config(format!(
+                    "no certificates found in {}",
+                    path.display()
+                )));
             }
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
         }
@@ -175,7 +194,12 @@ impl Client {
             .tls_config(tls.build())
             .build()
             .into();
-        Ok(Client { agent, settings, verbose, csrf: RefCell::new(Csrf::Unknown) })
+        Ok(Client {
+            agent,
+            settings,
+            verbose,
+            csrf: RefCell::new(Csrf::Unknown),
+        })
     }
 
     /// The settings this client was built with.
@@ -202,7 +226,10 @@ impl Client {
         if let Some(auth) = &self.settings.auth_string {
             return Some(format!("Basic {}", base64_encode(auth.expose().as_bytes())));
         }
-        self.settings.api_key.as_ref().map(|key| format!("Bearer {}", key.expose()))
+        self.settings
+            .api_key
+            .as_ref()
+            .map(|key| format!("Bearer {}", key.expose()))
     }
 
     /// GET a path and parse the JSON answer; non-2xx statuses become typed errors.
@@ -238,10 +265,12 @@ impl Client {
     /// [`Response`] (only transport failures and exhausted retries of 5xx/429 are errors).
     pub fn send(&self, request: Request) -> Result<Response> {
         let mut response = self.send_with_retries(&request)?;
-        if request.method.is_write() && response.status == 403 && mentions_csrf(&response.body) {
-            if self.fetch_csrf_token()? {
-                response = self.send_with_retries(&request)?;
-            }
+        if request.method.is_write()
+            && response.status == 403
+            && mentions_csrf(&response.body)
+            && self.fetch_csrf_token()?
+        {
+            response = self.send_with_retries(&request)?;
         }
         Ok(response)
     }
@@ -263,7 +292,11 @@ impl Client {
                     }
                 }
                 Err(failure) => {
-                    let budget = if failure.connect_phase { max_retries.min(3) } else { max_retries };
+                    let budget = if failure.connect_phase {
+                        max_retries.min(3)
+                    } else {
+                        max_retries
+                    };
                     let safe = failure.connect_phase || request.idempotent;
                     if !failure.retryable || !safe || attempt >= budget {
                         return Err(failure.error);
@@ -286,10 +319,14 @@ impl Client {
     }
 
     fn is_retryable_status(&self, status: u16) -> bool {
-        matches!(status, 408 | 429 | 502 | 503 | 504) || self.settings.retry_extra_codes.contains(&status)
+        matches!(status, 408 | 429 | 502 | 503 | 504)
+            || self.settings.retry_extra_codes.contains(&status)
     }
 
-    fn send_once(&self, request: &Request) -> std::result::Result<(Response, Option<Duration>), Failure> {
+    fn send_once(
+        &self,
+        request: &Request,
+    ) -> std::result::Result<(Response, Option<Duration>), Failure> {
         let url = self.url(&request.path);
         let started = Instant::now();
         let mut builder = http_request(request.method, &url)
@@ -351,8 +388,12 @@ impl Client {
         }
         let path = url.split('?').next().unwrap_or(url);
         // Show the path below the API URL; absolute URLs elsewhere (Cloud) show in full.
-        let path = path.strip_prefix(self.settings.api_url.as_str()).unwrap_or(path);
-        let status = status.map(|s| s.to_string()).unwrap_or_else(|| "ERR".into());
+        let path = path
+            .strip_prefix(self.settings.api_url.as_str())
+            .unwrap_or(path);
+        let status = status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "ERR".into());
         let _ = writeln!(
             std::io::stderr(),
             "pf: {} {} {} {}ms",
@@ -369,8 +410,10 @@ impl Client {
             return Ok(false);
         }
         let client_id = uuid::Uuid::new_v4().to_string();
-        let response =
-            self.send_with_retries(&Request::new(Method::Get, format!("csrf-token?client={client_id}")))?;
+        let response = self.send_with_retries(&Request::new(
+            Method::Get,
+            format!("csrf-token?client={client_id}"),
+        ))?;
         if response.status == 422 {
             // "CSRF protection is disabled": nothing to send.
             *self.csrf.borrow_mut() = Csrf::Disabled;
@@ -382,8 +425,14 @@ impl Client {
             .get("token")
             .and_then(|t| t.as_str())
             .map(str::to_string)
-            .ok_or_else(|| Error::Server { status: response.status, message: "CSRF answer has no token".into() })?;
-        *self.csrf.borrow_mut() = Csrf::Token { token, client: client_id };
+            .ok_or_else(|| Error::Server {
+                status: response.status,
+                message: "CSRF answer has no token".into(),
+            })?;
+        *self.csrf.borrow_mut() = Csrf::Token {
+            token,
+            client: client_id,
+        };
         Ok(true)
     }
 }
@@ -393,7 +442,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 fn backoff(attempt: u32) -> Duration {
     let base = Duration::from_millis(500) * 2u32.pow(attempt.min(5));
-    base.min(Duration::from_secs(16)).mul_f64(0.8 + fastrand::f64() * 0.4)
+    base.min(Duration::from_secs(16))
+        .mul_f64(0.8 + fastrand::f64() * 0.4)
 }
 
 fn parse_retry_after(value: &str) -> Option<Duration> {
@@ -407,7 +457,9 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 fn mentions_csrf(body: &[u8]) -> bool {
-    String::from_utf8_lossy(body).to_ascii_lowercase().contains("csrf")
+    String::from_utf8_lossy(body)
+        .to_ascii_lowercase()
+        .contains("csrf")
 }
 
 fn http_request(method: Method, url: &str) -> ureq::http::request::Builder {
@@ -431,14 +483,27 @@ struct Failure {
 fn classify_transport_error(e: ureq::Error, url: &str) -> Failure {
     use std::io::ErrorKind;
     let server = url.split('/').take(3).collect::<Vec<_>>().join("/");
-    let hint = Some("is the server running? check PREFECT_API_URL, the active profile or --api-url".into());
+    let hint = Some(
+        "is the server running? check PREFECT_API_URL, the active profile or --api-url".into(),
+    );
     let (message, retryable, connect_phase) = match &e {
         ureq::Error::Io(io) => match io.kind() {
-            ErrorKind::ConnectionRefused => (format!("cannot connect to {server}: connection refused"), true, true),
-            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
+            ErrorKind::ConnectionRefused => (
+                format!("cannot connect to {server}: connection refused"),
+                true,
+                true,
+            ),
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof => {
                 (format!("connection to {server} dropped: {io}"), true, false)
             }
-            _ => (format!("network error talking to {server}: {io}"), true, false),
+            _ => (
+                format!("network error talking to {server}: {io}"),
+                true,
+                false,
+            ),
         },
         ureq::Error::ConnectionFailed => (format!("cannot connect to {server}"), true, true),
         ureq::Error::HostNotFound => (format!("cannot resolve host of {server}"), false, true),
@@ -447,7 +512,11 @@ fn classify_transport_error(e: ureq::Error, url: &str) -> Failure {
         ureq::Error::Protocol(p) => (format!("connection to {server} broke: {p}"), true, false),
         other => (format!("request to {server} failed: {other}"), false, false),
     };
-    Failure { error: Error::Network { message, hint }, retryable, connect_phase }
+    Failure {
+        error: Error::Network { message, hint },
+        retryable,
+        connect_phase,
+    }
 }
 
 /// Turn a non-2xx response into the typed error of its class (3: auth, 4: client, 5: server).
@@ -478,7 +547,11 @@ fn base64_encode(input: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -507,7 +580,10 @@ mod tests {
     #[test]
     fn retry_after_seconds_and_dates() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 

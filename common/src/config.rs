@@ -121,12 +121,25 @@ pub struct Settings {
 impl Settings {
     /// Resolve settings from flags, environment and profiles.toml.
     pub fn load(overrides: &Overrides) -> Result<Self> {
+        Self::resolve(overrides, false)
+    }
+
+    /// Like [`Settings::load`], but a named profile that does not exist yet reads as empty
+    /// instead of being an error (`pf-auth login --profile NEW` validates before creating it).
+    pub fn load_allowing_new_profile(overrides: &Overrides) -> Result<Self> {
+        Self::resolve(overrides, true)
+    }
+
+    fn resolve(overrides: &Overrides, allow_new_profile: bool) -> Result<Self> {
         let path = profiles_path();
         let file = ProfilesFile::load(&path)?;
-        let profile = match overrides.profile.clone().or_else(|| non_empty_env("PREFECT_PROFILE"))
+        let profile = match overrides
+            .profile
+            .clone()
+            .or_else(|| non_empty_env("PREFECT_PROFILE"))
         {
             Some(name) => {
-                if !file.has(&name) {
+                if !file.has(&name) && !allow_new_profile {
                     let known = file.names();
                     return Err(Error::usage_hint(
                         format!("profile '{name}' not found in {}", path.display()),
@@ -146,7 +159,9 @@ impl Settings {
                 return Some((v, Source::Env));
             }
             let p = profile.as_deref()?;
-            file.get(p, key).filter(|v| !v.is_empty()).map(|v| (v, Source::Profile(p.into())))
+            file.get(p, key)
+                .filter(|v| !v.is_empty())
+                .map(|v| (v, Source::Profile(p.into())))
         };
 
         let (api_url, api_url_source) = match &overrides.api_url {
@@ -161,7 +176,9 @@ impl Settings {
         let request_timeout = match lookup("PREFECT_API_REQUEST_TIMEOUT") {
             Some((v, _)) => {
                 let secs: f64 = v.trim().parse().map_err(|_| {
-                    Error::Config(format!("PREFECT_API_REQUEST_TIMEOUT: '{v}' is not a number"))
+                    Error::Config(format!(
+                        "PREFECT_API_REQUEST_TIMEOUT: '{v}' is not a number"
+                    ))
                 })?;
                 Duration::from_secs_f64(secs.max(0.1))
             }
@@ -169,7 +186,9 @@ impl Settings {
         };
         let max_retries = match lookup("PREFECT_CLIENT_MAX_RETRIES") {
             Some((v, _)) => v.trim().parse().map_err(|_| {
-                Error::Config(format!("PREFECT_CLIENT_MAX_RETRIES: '{v}' is not a whole number"))
+                Error::Config(format!(
+                    "PREFECT_CLIENT_MAX_RETRIES: '{v}' is not a whole number"
+                ))
             })?,
             None => 5,
         };
@@ -216,19 +235,31 @@ fn normalize_url(url: &str) -> Result<String> {
 }
 
 fn is_truthy(v: &str) -> bool {
-    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
 }
 
 fn parse_custom_headers(json: &str) -> Result<Vec<(String, String)>> {
     let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
-        Error::Config(format!("PREFECT_CLIENT_CUSTOM_HEADERS is not a JSON object: {e}"))
+        Error::Config(format!(
+            "PREFECT_CLIENT_CUSTOM_HEADERS is not a JSON object: {e}"
+        ))
     })?;
     let obj = value.as_object().ok_or_else(|| {
         Error::Config("PREFECT_CLIENT_CUSTOM_HEADERS must be a JSON object".into())
     })?;
     Ok(obj
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
         .collect())
 }
 
@@ -238,7 +269,9 @@ fn parse_codes(v: &str) -> Result<Vec<u16>> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse().map_err(|_| {
-                Error::Config(format!("PREFECT_CLIENT_RETRY_EXTRA_CODES: '{s}' is not a status code"))
+                Error::Config(format!(
+                    "PREFECT_CLIENT_RETRY_EXTRA_CODES: '{s}' is not a status code"
+                ))
             })
         })
         .collect()

@@ -97,22 +97,35 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A usage error without a hint.
     pub fn usage(message: impl fmt::Display) -> Self {
-        Error::Usage { message: message.to_string(), hint: None }
+        Error::Usage {
+            message: message.to_string(),
+            hint: None,
+        }
     }
 
     /// A usage error with a hint line.
     pub fn usage_hint(message: impl fmt::Display, hint: impl fmt::Display) -> Self {
-        Error::Usage { message: message.to_string(), hint: Some(hint.to_string()) }
+        Error::Usage {
+            message: message.to_string(),
+            hint: Some(hint.to_string()),
+        }
     }
 
     /// "not found" for an object pf looked up itself (exit 4).
     pub fn not_found(message: impl fmt::Display, hint: Option<String>) -> Self {
-        Error::Client { status: 404, message: message.to_string(), hint }
+        Error::Client {
+            status: 404,
+            message: message.to_string(),
+            hint,
+        }
     }
 
     /// An I/O error with what pf was doing.
     pub fn io(context: impl fmt::Display, source: std::io::Error) -> Self {
-        Error::Io { context: context.to_string(), source }
+        Error::Io {
+            context: context.to_string(),
+            source,
+        }
     }
 
     /// The process exit code for this error (see the module docs).
@@ -141,7 +154,9 @@ impl Error {
     /// The HTTP status behind this error, when it came from a response.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Auth { status, .. } | Error::Client { status, .. } | Error::Server { status, .. }
+            Error::Auth { status, .. }
+            | Error::Client { status, .. }
+            | Error::Server { status, .. }
                 if *status != 0 =>
             {
                 Some(*status)
@@ -158,7 +173,10 @@ impl Error {
 
 impl From<std::io::Error> for Error {
     fn from(source: std::io::Error) -> Self {
-        Error::Io { context: "I/O error".into(), source }
+        Error::Io {
+            context: "I/O error".into(),
+            source,
+        }
     }
 }
 
@@ -175,7 +193,11 @@ pub fn summarize_body(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         let trimmed = text.trim();
-        return if trimmed.len() > 300 { format!("{}…", &trimmed[..300]) } else { trimmed.into() };
+        return if trimmed.len() > 300 {
+            format!("{}…", &trimmed[..300])
+        } else {
+            trimmed.into()
+        };
     };
     let mut parts = Vec::new();
     if let Some(detail) = value.get("detail") {
@@ -201,7 +223,11 @@ pub fn summarize_body(body: &[u8]) -> String {
             }
         }
     }
-    if parts.is_empty() { value.to_string() } else { parts.join("; ") }
+    if parts.is_empty() {
+        value.to_string()
+    } else {
+        parts.join("; ")
+    }
 }
 
 fn validation_item(item: &serde_json::Value) -> String {
@@ -210,7 +236,13 @@ fn validation_item(item: &serde_json::Value) -> String {
         .get("loc")
         .and_then(|l| l.as_array())
         .map(|l| {
-            l.iter().map(|p| p.as_str().map(str::to_string).unwrap_or_else(|| p.to_string())).collect()
+            l.iter()
+                .map(|p| {
+                    p.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| p.to_string())
+                })
+                .collect()
         })
         .unwrap_or_default();
     match (loc.is_empty(), msg.is_empty()) {

@@ -39,7 +39,9 @@ impl FilterBody {
 
     /// Set a path in place.
     pub fn insert(&mut self, path: &[&str], value: Value) {
-        let Some((last, parents)) = path.split_last() else { return };
+        let Some((last, parents)) = path.split_last() else {
+            return;
+        };
         let mut node = &mut self.0;
         for key in parents {
             let entry = node.entry(key.to_string()).or_insert_with(|| json!({}));

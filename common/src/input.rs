@@ -12,7 +12,8 @@ use crate::output::stdin_is_terminal;
 pub fn refs(args: &[String]) -> Result<Box<dyn Iterator<Item = Result<String>>>> {
     let from_stdin = args.is_empty() || args.iter().all(|a| a == "-");
     if !from_stdin {
-        let given: Vec<Result<String>> = args.iter().filter(|a| *a != "-").cloned().map(Ok).collect();
+        let given: Vec<Result<String>> =
+            args.iter().filter(|a| *a != "-").cloned().map(Ok).collect();
         return Ok(Box::new(given.into_iter()));
     }
     if stdin_is_terminal() {
@@ -21,7 +22,10 @@ pub fn refs(args: &[String]) -> Result<Box<dyn Iterator<Item = Result<String>>>>
             "pass an id or name, or pipe ids or NDJSON in: pf-get flow-runs | pf-describe flow-run",
         ));
     }
-    Ok(Box::new(StdinRefs { lines: io::stdin().lock().lines(), line_no: 0 }))
+    Ok(Box::new(StdinRefs {
+        lines: io::stdin().lock().lines(),
+        line_no: 0,
+    }))
 }
 
 /// All REFs at once (for tools that act on a batch).
@@ -48,7 +52,10 @@ impl Iterator for StdinRefs {
                 Ok(Some(r)) => return Some(Ok(r)),
                 Ok(None) => continue,
                 Err(message) => {
-                    return Some(Err(Error::usage(format!("stdin line {}: {message}", self.line_no))));
+                    return Some(Err(Error::usage(format!(
+                        "stdin line {}: {message}",
+                        self.line_no
+                    ))));
                 }
             }
         }
@@ -78,7 +85,24 @@ pub fn parse_ref_line(line: &str) -> std::result::Result<Option<String>, String>
         };
     }
     if text.contains(char::is_whitespace) {
-        return Err(format!("'{text}' is not a REF (expected an id or a name, one per line)"));
+        return Err(format!(
+            "'{text}' is not a REF (expected an id or a name, one per line)"
+        ));
     }
     Ok(Some(text.to_string()))
+}
+
+/// All of stdin as text (a request body, a secret value). Refused when stdin is a terminal, so
+/// a tool never waits silently for typing and a secret is never echoed on screen.
+pub fn read_stdin_text(what: &str) -> Result<String> {
+    if stdin_is_terminal() {
+        return Err(Error::usage_hint(
+            format!("{what} is read from stdin, which is a terminal"),
+            "pipe it in: command | TOOL …, or TOOL … < FILE",
+        ));
+    }
+    let mut text = String::new();
+    io::Read::read_to_string(&mut io::stdin().lock(), &mut text)
+        .map_err(|e| Error::io("cannot read stdin", e))?;
+    Ok(text)
 }

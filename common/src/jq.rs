@@ -47,41 +47,62 @@ impl JqFilter {
     /// assert_eq!(pf_common::jq::JqFilter::compile(".a |").unwrap_err().exit_code(), 2);
     /// ```
     pub fn compile(code: &str) -> Result<JqFilter> {
-        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
-        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+        let defs = jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs());
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs());
         let loader = Loader::new(defs);
         let arena = Arena::default();
-        let modules = loader.load(&arena, File { code, path: () }).map_err(|errors| {
-            let mut messages = Vec::new();
-            for (_, error) in errors {
-                match error {
-                    jaq_core::load::Error::Io(items) => {
-                        messages.extend(items.into_iter().map(|(_, m)| m));
-                    }
-                    jaq_core::load::Error::Lex(items) => {
-                        for (expect, found) in items {
-                            messages.push(describe(code, found, &format!("expected {}", expect.as_str())));
+        let modules = loader
+            .load(&arena, File { code, path: () })
+            .map_err(|errors| {
+                let mut messages = Vec::new();
+                for (_, error) in errors {
+                    match error {
+                        jaq_core::load::Error::Io(items) => {
+                            messages.extend(items.into_iter().map(|(_, m)| m));
                         }
-                    }
-                    jaq_core::load::Error::Parse(items) => {
-                        for (expect, found) in items {
-                            messages.push(describe(code, found, &format!("expected {}", expect.as_str())));
+                        jaq_core::load::Error::Lex(items) => {
+                            for (expect, found) in items {
+                                messages.push(describe(
+                                    code,
+                                    found,
+                                    &format!("expected {}", expect.as_str()),
+                                ));
+                            }
+                        }
+                        jaq_core::load::Error::Parse(items) => {
+                            for (expect, found) in items {
+                                messages.push(describe(
+                                    code,
+                                    found,
+                                    &format!("expected {}", expect.as_str()),
+                                ));
+                            }
                         }
                     }
                 }
-            }
-            bad_filter(code, messages)
-        })?;
-        let filter = Compiler::default().with_funs(funs).compile(modules).map_err(|errors| {
-            let messages = errors
-                .into_iter()
-                .flat_map(|(_, items)| items)
-                .map(|(name, undefined)| {
-                    describe(code, name, &format!("undefined {} '{name}'", undefined.as_str()))
-                })
-                .collect();
-            bad_filter(code, messages)
-        })?;
+                bad_filter(code, messages)
+            })?;
+        let filter = Compiler::default()
+            .with_funs(funs)
+            .compile(modules)
+            .map_err(|errors| {
+                let messages = errors
+                    .into_iter()
+                    .flat_map(|(_, items)| items)
+                    .map(|(name, undefined)| {
+                        describe(
+                            code,
+                            name,
+                            &format!("undefined {} '{name}'", undefined.as_str()),
+                        )
+                    })
+                    .collect();
+                bad_filter(code, messages)
+            })?;
         Ok(JqFilter { filter })
     }
 
@@ -122,8 +143,15 @@ fn describe(code: &str, at: &str, what: &str) -> String {
 }
 
 fn bad_filter(code: &str, messages: Vec<String>) -> Error {
-    let detail = if messages.is_empty() { "syntax error".to_string() } else { messages.join("; ") };
-    Error::usage_hint(format!("invalid --jq filter: {detail}"), format!("filter: {code}"))
+    let detail = if messages.is_empty() {
+        "syntax error".to_string()
+    } else {
+        messages.join("; ")
+    };
+    Error::usage_hint(
+        format!("invalid --jq filter: {detail}"),
+        format!("filter: {code}"),
+    )
 }
 
 #[cfg(test)]
@@ -134,7 +162,9 @@ mod tests {
     #[test]
     fn strings_are_raw_and_others_compact() {
         let f = JqFilter::compile(".a, .b, .c").unwrap();
-        let out = f.run(&json!({"a": "x", "b": {"k": [1, 2]}, "c": null})).unwrap();
+        let out = f
+            .run(&json!({"a": "x", "b": {"k": [1, 2]}, "c": null}))
+            .unwrap();
         assert_eq!(
             out,
             vec![

@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: settings from flags, environment and Prefect's `profiles.toml`
 //! - [`profiles`]: reading and editing `profiles.toml` in place
+//! - [`cloud`]: Prefect Cloud's account API (`/me/`, workspaces, API keys)
 //! - [`client`]: the synchronous HTTP client (auth, CSRF, retries, `-v` traces)
 //! - [`error`]: typed errors and their exit codes
 //! - [`paging`], [`filters`]: `*/filter` pages and filter bodies
@@ -11,9 +12,11 @@
 //! - [`cli`]: shared flags and the run wrapper
 //! - [`model`]: what the tools know about Prefect objects (states, columns)
 //! - [`logs`], [`logstream`], [`follow`]: reading, streaming, following and writing run logs
+//! - [`states`]: proposing run states (`set_state`) and reading state histories
 
 pub mod cli;
 pub mod client;
+pub mod cloud;
 pub mod config;
 pub mod error;
 pub mod filters;
@@ -28,6 +31,7 @@ pub mod output;
 pub mod paging;
 pub mod profiles;
 pub mod refs;
+pub mod states;
 pub mod tables;
 pub mod time;
 

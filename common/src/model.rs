@@ -7,15 +7,35 @@ use crate::output::{Cell, Style};
 
 /// Prefect's state types.
 pub const STATE_TYPES: &[&str] = &[
-    "SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "CRASHED", "PAUSED",
+    "SCHEDULED",
+    "PENDING",
+    "RUNNING",
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "CRASHED",
+    "PAUSED",
     "CANCELLING",
 ];
 
 /// State names Prefect uses beyond the type names (for case-insensitive `--state`).
 pub const STATE_NAMES: &[&str] = &[
-    "Scheduled", "Late", "AwaitingRetry", "AwaitingConcurrencySlot", "Pending", "Running",
-    "Retrying", "Completed", "Cached", "RolledBack", "Failed", "Cancelled", "Cancelling", "Crashed",
-    "Paused", "Suspended",
+    "Scheduled",
+    "Late",
+    "AwaitingRetry",
+    "AwaitingConcurrencySlot",
+    "Pending",
+    "Running",
+    "Retrying",
+    "Completed",
+    "Cached",
+    "RolledBack",
+    "Failed",
+    "Cancelled",
+    "Cancelling",
+    "Crashed",
+    "Paused",
+    "Suspended",
 ];
 
 /// The terminal state types: a run in one of these will not change by itself.
@@ -28,6 +48,15 @@ pub enum StateSelector {
     Type(String),
     /// A state name that is not a type name (`Late`, `AwaitingRetry`).
     Name(String),
+}
+
+impl StateSelector {
+    /// The type or name itself.
+    pub fn value(&self) -> &str {
+        match self {
+            StateSelector::Type(v) | StateSelector::Name(v) => v,
+        }
+    }
 }
 
 /// Parse `--state` values (case-insensitive type or name). Unknown values are a usage error
@@ -54,7 +83,11 @@ pub fn parse_states(values: &[String]) -> Result<Vec<StateSelector>> {
             }
             Err(Error::usage_hint(
                 format!("unknown state '{v}'"),
-                format!("use a state type ({}) or name ({})", STATE_TYPES.join(", ").to_lowercase(), STATE_NAMES.join(", ")),
+                format!(
+                    "use a state type ({}) or name ({})",
+                    STATE_TYPES.join(", ").to_lowercase(),
+                    STATE_NAMES.join(", ")
+                ),
             ))
         })
         .collect()
@@ -65,14 +98,11 @@ pub fn state_filter(states: &[StateSelector]) -> Option<Value> {
     if states.is_empty() {
         return None;
     }
-    let types: Vec<&str> = states
+    let (types, names): (Vec<&StateSelector>, Vec<&StateSelector>) = states
         .iter()
-        .filter_map(|s| if let StateSelector::Type(t) = s { Some(t.as_str()) } else { None })
-        .collect();
-    let names: Vec<&str> = states
-        .iter()
-        .filter_map(|s| if let StateSelector::Name(n) = s { Some(n.as_str()) } else { None })
-        .collect();
+        .partition(|s| matches!(s, StateSelector::Type(_)));
+    let types: Vec<&str> = types.into_iter().map(StateSelector::value).collect();
+    let names: Vec<&str> = names.into_iter().map(StateSelector::value).collect();
     let mut filter = serde_json::Map::new();
     if !types.is_empty() {
         filter.insert("type".into(), serde_json::json!({ "any_": types }));
@@ -111,11 +141,19 @@ pub fn is_terminal(run: &Value) -> bool {
 
 /// A run's duration: `total_run_time` when it ran, else end − start, else (running) now − start.
 pub fn run_duration(run: &Value) -> Option<f64> {
-    let start = run.get("start_time").and_then(Value::as_str).and_then(crate::time::parse_api_time)?;
-    let end = run.get("end_time").and_then(Value::as_str).and_then(crate::time::parse_api_time);
+    let start = run
+        .get("start_time")
+        .and_then(Value::as_str)
+        .and_then(crate::time::parse_api_time)?;
+    let end = run
+        .get("end_time")
+        .and_then(Value::as_str)
+        .and_then(crate::time::parse_api_time);
     match end {
         Some(end) => Some((end.as_millisecond() - start.as_millisecond()) as f64 / 1000.0),
         None if is_terminal(run) => run.get("total_run_time").and_then(Value::as_f64),
-        None => Some((jiff::Timestamp::now().as_millisecond() - start.as_millisecond()) as f64 / 1000.0),
+        None => {
+            Some((jiff::Timestamp::now().as_millisecond() - start.as_millisecond()) as f64 / 1000.0)
+        }
     }
 }

@@ -56,16 +56,20 @@ pub fn terminal_width() -> Option<usize> {
     if !stdout_is_terminal() {
         return None;
     }
-    if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()) {
+    if let Some(cols) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+    {
         return Some(cols.max(20));
     }
     terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
 }
 
 /// A colour for a table cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Style {
     /// No colour.
+    #[default]
     Plain,
     /// Success (COMPLETED).
     Green,
@@ -147,7 +151,11 @@ impl Cell {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(","),
             Some(other) => other.to_string(),
@@ -156,20 +164,34 @@ impl Cell {
 
     /// An age cell from an API timestamp string.
     pub fn age(value: Option<&Value>) -> Cell {
-        Cell::Age(value.and_then(Value::as_str).and_then(crate::time::parse_api_time))
+        Cell::Age(
+            value
+                .and_then(Value::as_str)
+                .and_then(crate::time::parse_api_time),
+        )
     }
 
     /// A local-time cell from an API timestamp string.
     pub fn time(value: Option<&Value>) -> Cell {
-        Cell::Time(value.and_then(Value::as_str).and_then(crate::time::parse_api_time))
+        Cell::Time(
+            value
+                .and_then(Value::as_str)
+                .and_then(crate::time::parse_api_time),
+        )
     }
 
     fn table_text(&self, now: Timestamp) -> (String, Style) {
         match self {
             Cell::Text(s) => (s.clone(), Style::Plain),
             Cell::Styled(s, style) => (s.clone(), *style),
-            Cell::Age(t) => (t.map(|t| relative_age(t, now)).unwrap_or_default(), Style::Plain),
-            Cell::Time(t) => (t.map(crate::time::local_datetime).unwrap_or_default(), Style::Plain),
+            Cell::Age(t) => (
+                t.map(|t| relative_age(t, now)).unwrap_or_default(),
+                Style::Plain,
+            ),
+            Cell::Time(t) => (
+                t.map(crate::time::local_datetime).unwrap_or_default(),
+                Style::Plain,
+            ),
             Cell::Duration(d) => (d.map(hms).unwrap_or_default(), Style::Plain),
         }
     }
@@ -227,7 +249,9 @@ pub struct Printer {
 
 impl std::fmt::Debug for Printer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Printer").field("format", &self.format).finish()
+        f.debug_struct("Printer")
+            .field("format", &self.format)
+            .finish()
     }
 }
 
@@ -236,7 +260,11 @@ impl Printer {
     /// filter; `header` prints a TSV header row.
     pub fn new(format: Option<Format>, jq: Option<&str>, header: bool) -> Result<Printer> {
         let jq = jq.map(JqFilter::compile).transpose()?;
-        let format = format.unwrap_or(if stdout_is_terminal() { Format::Table } else { Format::Ndjson });
+        let format = format.unwrap_or(if stdout_is_terminal() {
+            Format::Table
+        } else {
+            Format::Ndjson
+        });
         Ok(Printer {
             format,
             jq,
@@ -312,24 +340,35 @@ impl Printer {
                 for object in objects {
                     let sep: &[u8] = if self.json_items == 0 { b"[\n" } else { b",\n" };
                     self.out.write_all(sep).map_err(write_error)?;
-                    serde_json::to_writer_pretty(&mut self.out, object).map_err(json_write_error)?;
+                    serde_json::to_writer_pretty(&mut self.out, object)
+                        .map_err(json_write_error)?;
                     self.json_items += 1;
                 }
             }
             (Format::Table, TableMode::PrettyJson) => {
                 for object in objects {
-                    serde_json::to_writer_pretty(&mut self.out, object).map_err(json_write_error)?;
+                    serde_json::to_writer_pretty(&mut self.out, object)
+                        .map_err(json_write_error)?;
                     self.out.write_all(b"\n").map_err(write_error)?;
                 }
             }
             (Format::Tsv, _) => {
                 if self.header && !self.header_printed {
-                    let line = self.headers.iter().map(|h| escape_tsv(h)).collect::<Vec<_>>().join("\t");
+                    let line = self
+                        .headers
+                        .iter()
+                        .map(|h| escape_tsv(h))
+                        .collect::<Vec<_>>()
+                        .join("\t");
                     writeln!(self.out, "{line}").map_err(write_error)?;
                     self.header_printed = true;
                 }
                 for object in objects {
-                    let line = cells(object).iter().map(Cell::tsv_text).collect::<Vec<_>>().join("\t");
+                    let line = cells(object)
+                        .iter()
+                        .map(Cell::tsv_text)
+                        .collect::<Vec<_>>()
+                        .join("\t");
                     writeln!(self.out, "{line}").map_err(write_error)?;
                 }
             }
@@ -368,8 +407,11 @@ impl Printer {
         }
         let widths = fit_to_width(&self.widths, self.width);
         if !self.header_printed {
-            let header: Vec<(String, Style)> =
-                self.headers.iter().map(|h| (h.clone(), Style::Plain)).collect();
+            let header: Vec<(String, Style)> = self
+                .headers
+                .iter()
+                .map(|h| (h.clone(), Style::Plain))
+                .collect();
             let line = render_row(&header, &widths, false);
             writeln!(self.out, "{line}").map_err(write_error)?;
             self.header_printed = true;
@@ -387,13 +429,19 @@ impl Printer {
         if self.jq.is_none() {
             match self.format {
                 Format::Json => {
-                    let tail: &[u8] = if self.json_items == 0 { b"[]\n" } else { b"\n]\n" };
+                    let tail: &[u8] = if self.json_items == 0 {
+                        b"[]\n"
+                    } else {
+                        b"\n]\n"
+                    };
                     self.out.write_all(tail).map_err(write_error)?;
                 }
-                Format::Table if self.table_mode == TableMode::Columns && !self.header_printed => {
-                    if !self.headers.is_empty() {
-                        eprintln!("No resources found.");
-                    }
+                Format::Table
+                    if self.table_mode == TableMode::Columns
+                        && !self.header_printed
+                        && !self.headers.is_empty() =>
+                {
+                    eprintln!("No resources found.");
                 }
                 _ => {}
             }
@@ -421,19 +469,17 @@ fn render_row(row: &[(String, Style)], widths: &[usize], color: bool) -> String 
     line.trim_end().to_string()
 }
 
-impl Default for Style {
-    fn default() -> Self {
-        Style::Plain
-    }
-}
-
 /// Shrink the widest columns until the row fits the terminal (never below 6 characters).
 fn fit_to_width(widths: &[usize], terminal: Option<usize>) -> Vec<usize> {
     let mut widths = widths.to_vec();
     let Some(limit) = terminal else { return widths };
     let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
     while total(&widths) > limit {
-        let (i, &widest) = widths.iter().enumerate().max_by_key(|(_, w)| **w).expect("non-empty");
+        let (i, &widest) = widths
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, w)| **w)
+            .expect("non-empty");
         if widest <= 6 {
             break;
         }
@@ -444,7 +490,11 @@ fn fit_to_width(widths: &[usize], terminal: Option<usize>) -> Vec<usize> {
 
 fn truncate(text: &str, width: usize) -> String {
     // Newlines would break the table's lines.
-    let text = if text.contains('\n') { text.replace('\n', " ") } else { text.to_string() };
+    let text = if text.contains('\n') {
+        text.replace('\n', " ")
+    } else {
+        text.to_string()
+    };
     if text.chars().count() <= width {
         return text;
     }
@@ -482,7 +532,10 @@ mod tests {
 
     #[test]
     fn rows_pad_but_do_not_trail() {
-        let row = vec![("a".to_string(), Style::Plain), ("bb".to_string(), Style::Plain)];
+        let row = vec![
+            ("a".to_string(), Style::Plain),
+            ("bb".to_string(), Style::Plain),
+        ];
         assert_eq!(render_row(&row, &[3, 4], false), "a    bb");
     }
 }

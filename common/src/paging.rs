@@ -62,7 +62,11 @@ impl Iterator for Pages<'_> {
                 self.done = true;
                 return Some(Err(Error::Server {
                     status: 200,
-                    message: format!("{} answered with {} instead of a list", self.path, kind_of(&other)),
+                    message: format!(
+                        "{} answered with {} instead of a list",
+                        self.path,
+                        kind_of(&other)
+                    ),
                 }));
             }
             Err(e) => {
@@ -92,5 +96,199 @@ fn kind_of(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
+    }
+}
+
+/// Where one stream of pages comes from.
+#[derive(Debug, Clone)]
+pub enum PageSource {
+    /// Offset pages of `POST {path}` with a filter body (most `*/filter` endpoints).
+    Offset {
+        /// The filter endpoint, e.g. `work_pools/my-pool/workers/filter`.
+        path: String,
+        /// Filters and sort (limit/offset are added per page).
+        body: Value,
+    },
+    /// `POST events/filter`, then `GET` each page's `next_page` URL until there is none.
+    Events {
+        /// The `events/filter` body (its `filter`); the page size is added.
+        body: Value,
+    },
+}
+
+/// The events endpoint's page cap (`limit` > 50 → 422).
+pub const EVENT_PAGE_SIZE: usize = 50;
+
+/// Pages of several sources, one after the other, with one `limit` over all of them (None:
+/// everything). Each source is only asked once the ones before it are used up. An object a
+/// later source repeats (same `id`: Prefect 3 serves each tag limit of `/concurrency_limits`
+/// again as a global limit named `tag:NAME`) is dropped, so with several sources the ids seen
+/// are kept; a single source streams in constant memory like [`Pages`].
+///
+/// ```no_run
+/// # use pf_common::{client::Client, paging::{chain, PageSource}};
+/// # fn f(client: &Client) -> pf_common::error::Result<()> {
+/// let sources = vec![
+///     PageSource::Offset { path: "concurrency_limits/filter".into(), body: serde_json::json!({}) },
+///     PageSource::Offset { path: "v2/concurrency_limits/filter".into(), body: serde_json::json!({}) },
+/// ];
+/// for page in chain(client, sources, Some(300)) { let _ = page?; }
+/// # Ok(()) }
+/// ```
+pub fn chain(
+    client: &Client,
+    sources: Vec<PageSource>,
+    limit: Option<usize>,
+) -> impl Iterator<Item = Result<Vec<Value>>> + '_ {
+    let seen = (sources.len() > 1).then(std::collections::HashSet::new);
+    Chain {
+        client,
+        sources: sources.into_iter(),
+        current: None,
+        remaining: limit,
+        seen,
+    }
+}
+
+struct Chain<'c> {
+    client: &'c Client,
+    sources: std::vec::IntoIter<PageSource>,
+    current: Option<Box<dyn Iterator<Item = Result<Vec<Value>>> + 'c>>,
+    remaining: Option<usize>,
+    seen: Option<std::collections::HashSet<String>>,
+}
+
+impl Iterator for Chain<'_> {
+    type Item = Result<Vec<Value>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.remaining == Some(0) {
+                return None;
+            }
+            if let Some(current) = &mut self.current {
+                match current.next() {
+                    Some(Ok(mut page)) => {
+                        if let Some(seen) = &mut self.seen {
+                            page.retain(|o| match o.get("id").and_then(Value::as_str) {
+                                Some(id) => seen.insert(id.to_string()),
+                                None => true,
+                            });
+                        }
+                        if let Some(r) = &mut self.remaining {
+                            page.truncate(*r);
+                            *r -= page.len();
+                        }
+                        if page.is_empty() {
+                            continue;
+                        }
+                        return Some(Ok(page));
+                    }
+                    Some(Err(e)) => {
+                        self.remaining = Some(0);
+                        return Some(Err(e));
+                    }
+                    None => self.current = None,
+                }
+            }
+            let source = self.sources.next()?;
+            self.current = Some(match source {
+                PageSource::Offset { path, body } => {
+                    Box::new(Pages::new(self.client, &path, body, self.remaining))
+                }
+                PageSource::Events { body } => {
+                    Box::new(EventPages::new(self.client, body, self.remaining))
+                }
+            });
+        }
+    }
+}
+
+/// Pages of `POST events/filter` (at most 50 events each), following each answer's
+/// `next_page` URL (a page token) until the server has no more or `limit` is reached.
+#[derive(Debug)]
+pub struct EventPages<'c> {
+    client: &'c Client,
+    body: Option<Value>,
+    next: Option<String>,
+    remaining: Option<usize>,
+    done: bool,
+}
+
+impl<'c> EventPages<'c> {
+    /// Pages of events matching `body` (an object with an optional `filter`); `limit` caps the
+    /// total (None: all).
+    pub fn new(client: &'c Client, body: Value, limit: Option<usize>) -> Self {
+        let body = if body.is_object() { body } else { json!({}) };
+        EventPages {
+            client,
+            body: Some(body),
+            next: None,
+            remaining: limit,
+            done: limit == Some(0),
+        }
+    }
+}
+
+impl Iterator for EventPages<'_> {
+    type Item = Result<Vec<Value>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let answer = match (self.body.take(), self.next.take()) {
+            (Some(mut body), _) => {
+                body["limit"] = json!(
+                    self.remaining
+                        .map_or(EVENT_PAGE_SIZE, |r| r.min(EVENT_PAGE_SIZE))
+                );
+                self.client.post("events/filter", body)
+            }
+            (None, Some(url)) => self.client.get(&url),
+            (None, None) => return None,
+        };
+        let mut answer = match answer {
+            Ok(answer @ Value::Object(_)) => answer,
+            Ok(other) => {
+                self.done = true;
+                return Some(Err(Error::Server {
+                    status: 200,
+                    message: format!(
+                        "events/filter answered with {} instead of a page",
+                        kind_of(&other)
+                    ),
+                }));
+            }
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
+        let mut events = match answer.get_mut("events").map(Value::take) {
+            Some(Value::Array(events)) => events,
+            _ => Vec::new(),
+        };
+        if let Some(r) = self.remaining {
+            events.truncate(r);
+            self.remaining = Some(r - events.len());
+        }
+        // Follow the token through our own API URL: behind a proxy the server's idea of its
+        // address may not be reachable.
+        self.next =
+            answer
+                .get("next_page")
+                .and_then(Value::as_str)
+                .map(|url| match url.split_once('?') {
+                    Some((_, query)) => format!("events/filter/next?{query}"),
+                    None => url.to_string(),
+                });
+        if self.next.is_none() || events.is_empty() || self.remaining == Some(0) {
+            self.done = true;
+        }
+        if events.is_empty() {
+            return None;
+        }
+        Some(Ok(events))
     }
 }

@@ -24,7 +24,9 @@ pub fn prefect_home() -> PathBuf {
     if let Some(home) = non_empty_env("PREFECT_HOME") {
         return PathBuf::from(home);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".prefect")
 }
 
@@ -53,12 +55,25 @@ impl ProfilesFile {
             let first = e.to_string().lines().next().unwrap_or_default().to_string();
             Error::Config(format!("{} is not valid TOML: {first}", path.display()))
         })?;
-        if let Some(profiles) = doc.get("profiles")
-            && !profiles.is_table_like()
-        {
-            return Err(Error::Config(format!("{}: `profiles` is not a table", path.display())));
+        if let Some(profiles) = doc.get("profiles") {
+            let Some(table) = profiles.as_table_like() else {
+                return Err(Error::Config(format!(
+                    "{}: `profiles` is not a table",
+                    path.display()
+                )));
+            };
+            if let Some((name, _)) = table.iter().find(|(_, item)| !item.is_table_like()) {
+                return Err(Error::Config(format!(
+                    "{}: profile `{name}` is not a table",
+                    path.display()
+                )));
+            }
         }
-        Ok(ProfilesFile { path: path.to_path_buf(), doc, existed })
+        Ok(ProfilesFile {
+            path: path.to_path_buf(),
+            doc,
+            existed,
+        })
     }
 
     /// Read the file at [`profiles_path`].
@@ -110,7 +125,9 @@ impl ProfilesFile {
         let Some(table) = self.doc.get("profiles").and_then(|p| p.get(profile)) else {
             return Vec::new();
         };
-        let Some(table) = table.as_table_like() else { return Vec::new() };
+        let Some(table) = table.as_table_like() else {
+            return Vec::new();
+        };
         table
             .iter()
             .filter_map(|(k, _)| self.get(profile, k).map(|v| (k.to_string(), v)))
@@ -175,9 +192,11 @@ impl ProfilesFile {
             t.set_implicit(true);
             Item::Table(t)
         });
-        let profiles = profiles.as_table_mut().expect("checked to be a table at load");
-        let entry = profiles.entry(profile).or_insert_with(|| Item::Table(Table::new()));
-        entry.as_table_mut().expect("profile entries are tables")
+        let profiles = as_standard_table(profiles);
+        let entry = profiles
+            .entry(profile)
+            .or_insert_with(|| Item::Table(Table::new()));
+        as_standard_table(entry)
     }
 
     /// The document as text.
@@ -192,14 +211,33 @@ impl ProfilesFile {
     }
 }
 
+/// The item as a `[table]`; an inline table (`x = { … }`, checked to be table-like at load) is
+/// turned into one so that keys can be added to it.
+fn as_standard_table(item: &mut Item) -> &mut Table {
+    if !item.is_table() {
+        let taken = std::mem::take(item);
+        *item = match taken.into_table() {
+            Ok(table) => Item::Table(table),
+            Err(_) => Item::Table(Table::new()),
+        };
+    }
+    item.as_table_mut().expect("made a table above")
+}
+
 /// Write `bytes` to `path` atomically: a temp file in the same directory (mode 0600), fsync, then
 /// rename over the target. On any failure the old file is left as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("profiles.toml");
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("profiles.toml");
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();

@@ -27,7 +27,11 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         return Err(bad());
     }
     if let Ok(secs) = s.parse::<f64>() {
-        return if secs >= 0.0 && secs.is_finite() { Ok(Duration::from_secs_f64(secs)) } else { Err(bad()) };
+        return if secs >= 0.0 && secs.is_finite() {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(bad())
+        };
     }
     let mut total = 0f64;
     let mut number = String::new();
@@ -84,15 +88,15 @@ fn parse_time_relative(text: &str, sign: i64) -> Result<Timestamp> {
     if let Ok(ts) = s.parse::<Timestamp>() {
         return Ok(ts);
     }
-    if let Ok(date) = s.parse::<jiff::civil::Date>() {
-        if let Ok(zoned) = date.to_zoned(jiff::tz::TimeZone::UTC) {
-            return Ok(zoned.timestamp());
-        }
+    if let Ok(date) = s.parse::<jiff::civil::Date>()
+        && let Ok(zoned) = date.to_zoned(jiff::tz::TimeZone::UTC)
+    {
+        return Ok(zoned.timestamp());
     }
-    if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
-        if let Ok(zoned) = dt.to_zoned(jiff::tz::TimeZone::UTC) {
-            return Ok(zoned.timestamp());
-        }
+    if let Ok(dt) = s.parse::<jiff::civil::DateTime>()
+        && let Ok(zoned) = dt.to_zoned(jiff::tz::TimeZone::UTC)
+    {
+        return Ok(zoned.timestamp());
     }
     let duration = parse_duration(s).map_err(|_| {
         Error::usage_hint(
@@ -127,7 +131,11 @@ pub fn to_api_time(ts: Timestamp) -> String {
 /// ```
 pub fn relative_age(ts: Timestamp, now: Timestamp) -> String {
     let secs = now.as_second() - ts.as_second();
-    let (future, secs) = if secs < 0 { (true, -secs) } else { (false, secs) };
+    let (future, secs) = if secs < 0 {
+        (true, -secs)
+    } else {
+        (false, secs)
+    };
     if secs < 10 {
         return "just now".into();
     }
@@ -140,7 +148,11 @@ pub fn relative_age(ts: Timestamp, now: Timestamp) -> String {
         s => (s / (86400 * 365), "year"),
     };
     let plural = if n == 1 { "" } else { "s" };
-    if future { format!("in {n} {unit}{plural}") } else { format!("{n} {unit}{plural} ago") }
+    if future {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
 }
 
 /// `HH:MM:SS` for a duration in seconds (hours grow past 99 when they must).
@@ -150,7 +162,12 @@ pub fn relative_age(ts: Timestamp, now: Timestamp) -> String {
 /// ```
 pub fn hms(seconds: f64) -> String {
     let total = seconds.max(0.0).floor() as u64;
-    format!("{:02}:{:02}:{:02}", total / 3600, (total / 60) % 60, total % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        total / 3600,
+        (total / 60) % 60,
+        total % 60
+    )
 }
 
 /// A local, human timestamp for tables: `2024-05-01 14:03:07`.

@@ -13,9 +13,18 @@ fn a_flow_run_by_name_and_by_id_with_its_flow_deployment_and_history() {
     let api = Server::shared().api();
     let flow = api.flow("describe", &[]);
     let dep = api.deployment(id(&flow), &unique("dep"), json!({}));
-    let run = api.post(&format!("deployments/{}/create_flow_run", id(&dep)), json!({"name": unique("described")}));
-    api.post(&format!("flow_runs/{}/set_state", id(&run)), json!({"state": {"type": "RUNNING"}, "force": true}));
-    api.post(&format!("flow_runs/{}/set_state", id(&run)), json!({"state": {"type": "COMPLETED"}, "force": true}));
+    let run = api.post(
+        &format!("deployments/{}/create_flow_run", id(&dep)),
+        json!({"name": unique("described")}),
+    );
+    api.post(
+        &format!("flow_runs/{}/set_state", id(&run)),
+        json!({"state": {"type": "RUNNING"}, "force": true}),
+    );
+    api.post(
+        &format!("flow_runs/{}/set_state", id(&run)),
+        json!({"state": {"type": "COMPLETED"}, "force": true}),
+    );
 
     for reference in [run["name"].as_str().unwrap(), id(&run)] {
         let out = pf("pf-describe").args(["flow-run", reference]).run();
@@ -26,13 +35,20 @@ fn a_flow_run_by_name_and_by_id_with_its_flow_deployment_and_history() {
         assert_eq!(o["id"], run["id"]);
         assert_eq!(o["flow_name"], flow["name"]);
         assert_eq!(o["deployment_name"], dep["name"]);
-        let history: Vec<&str> =
-            o["state_history"].as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap()).collect();
+        let history: Vec<&str> = o["state_history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["type"].as_str().unwrap())
+            .collect();
         assert_eq!(history, ["SCHEDULED", "RUNNING", "COMPLETED"], "{o}");
     }
 
     // Pretty JSON on a terminal.
-    let out = pf("pf-describe").args(["flow-run", id(&run)]).tty(100).run();
+    let out = pf("pf-describe")
+        .args(["flow-run", id(&run)])
+        .tty(100)
+        .run();
     out.ok();
     assert!(out.stdout.starts_with("{\n  \"id\""), "{}", out.stdout);
     let parsed: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -52,16 +68,32 @@ fn refs_come_from_stdin_as_lines_or_ndjson() {
     assert_eq!(got, vec![a["id"].clone(), b["id"].clone()]);
 
     // Any pf tool's NDJSON feeds any other.
-    let listed = pf("pf-get").args(["flow-runs", "--flow", flow["name"].as_str().unwrap()]).run();
-    let out = pf("pf-describe").args(["flow-run", "-"]).stdin(listed.stdout.clone()).run();
+    let listed = pf("pf-get")
+        .args(["flow-runs", "--flow", flow["name"].as_str().unwrap()])
+        .run();
+    let out = pf("pf-describe")
+        .args(["flow-run", "-"])
+        .stdin(listed.stdout.clone())
+        .run();
     out.ok();
     assert_eq!(out.json_lines().len(), 2);
-    assert!(out.json_lines().iter().all(|o| o["flow_name"] == flow["name"]));
+    assert!(
+        out.json_lines()
+            .iter()
+            .all(|o| o["flow_name"] == flow["name"])
+    );
 
-    let out = pf("pf-describe").arg("flow-run").stdin(format!("{}\n{{\"name\": \"no id\"}}\n", id(&a))).run();
+    let out = pf("pf-describe")
+        .arg("flow-run")
+        .stdin(format!("{}\n{{\"name\": \"no id\"}}\n", id(&a)))
+        .run();
     out.expect_code(1);
     assert!(out.stderr.contains("stdin line 2"), "{out:?}");
-    assert_eq!(out.json_lines().len(), 1, "the good line still went through");
+    assert_eq!(
+        out.json_lines().len(),
+        1,
+        "the good line still went through"
+    );
 }
 
 #[test]
@@ -70,31 +102,53 @@ fn flows_come_with_their_deployments_and_deployments_by_flow_slash_name() {
     let flow = api.flow("withdeps", &[]);
     let d1 = api.deployment(id(&flow), "alpha", json!({}));
     let d2 = api.deployment(id(&flow), "beta", json!({}));
-    let out = pf("pf-describe").args(["flow", flow["name"].as_str().unwrap()]).run();
+    let out = pf("pf-describe")
+        .args(["flow", flow["name"].as_str().unwrap()])
+        .run();
     out.ok();
     let o = &out.json_lines()[0];
-    let names: Vec<&str> = o["deployments"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = o["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["alpha", "beta"]);
 
     let reference = format!("{}/beta", flow["name"].as_str().unwrap());
-    let out = pf("pf-describe").args(["deployment", &reference, "--jq", ".id"]).run();
+    let out = pf("pf-describe")
+        .args(["deployment", &reference, "--jq", ".id"])
+        .run();
     out.ok();
     assert_eq!(out.stdout.trim(), id(&d2));
-    let out = pf("pf-describe").args(["deployment", id(&d1), "--jq", ".flow_name"]).run();
+    let out = pf("pf-describe")
+        .args(["deployment", id(&d1), "--jq", ".flow_name"])
+        .run();
     assert_eq!(out.stdout.trim(), flow["name"].as_str().unwrap());
 }
 
 #[test]
 fn unknown_refs_exit_4_and_a_partly_failed_batch_exits_1() {
-    let out = pf("pf-describe").args(["flow-run", "no-such-run-name"]).run();
+    let out = pf("pf-describe")
+        .args(["flow-run", "no-such-run-name"])
+        .run();
     out.expect_code(4);
-    assert_eq!(out.stderr.lines().next().unwrap(), "pf-describe: error: flow run 'no-such-run-name' not found");
-    assert!(out.stderr.contains("hint: list them with: pf-get flow-runs"));
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        "pf-describe: error: flow run 'no-such-run-name' not found"
+    );
+    assert!(
+        out.stderr
+            .contains("hint: list them with: pf-get flow-runs")
+    );
 
     let missing = uuid::Uuid::new_v4().to_string();
     let out = pf("pf-describe").args(["flow-run", &missing]).run();
     out.expect_code(4);
-    assert!(out.stderr.contains(&format!("flow run '{missing}' not found")));
+    assert!(
+        out.stderr
+            .contains(&format!("flow run '{missing}' not found"))
+    );
 
     let out = pf("pf-describe").args(["deployment", "nope/nada"]).run();
     out.expect_code(4);
@@ -102,7 +156,9 @@ fn unknown_refs_exit_4_and_a_partly_failed_batch_exits_1() {
     let api = Server::shared().api();
     let flow = api.flow("batch", &[]);
     let good = api.flow_run(id(&flow), "COMPLETED", &[]);
-    let out = pf("pf-describe").args(["flow-run", id(&good), "no-such-run-name"]).run();
+    let out = pf("pf-describe")
+        .args(["flow-run", id(&good), "no-such-run-name"])
+        .run();
     out.expect_code(1);
     assert_eq!(out.json_lines().len(), 1);
 }
@@ -112,8 +168,14 @@ fn an_ambiguous_name_lists_the_candidates() {
     let api = Server::shared().api();
     let flow = api.flow("ambiguous", &[]);
     let name = unique("twin");
-    let a = api.post("flow_runs/", json!({"flow_id": id(&flow), "name": name, "state": {"type": "COMPLETED"}}));
-    let b = api.post("flow_runs/", json!({"flow_id": id(&flow), "name": name, "state": {"type": "COMPLETED"}}));
+    let a = api.post(
+        "flow_runs/",
+        json!({"flow_id": id(&flow), "name": name, "state": {"type": "COMPLETED"}}),
+    );
+    let b = api.post(
+        "flow_runs/",
+        json!({"flow_id": id(&flow), "name": name, "state": {"type": "COMPLETED"}}),
+    );
     let out = pf("pf-describe").args(["flow-run", &name]).run();
     out.expect_code(4);
     assert!(out.stderr.contains("matches 2 objects"), "{out:?}");

@@ -26,7 +26,10 @@ impl Recorded {
     /// A header's value (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON.
@@ -39,7 +42,11 @@ impl Recorded {
 #[derive(Debug, Clone)]
 pub enum Reply {
     /// A response: status, extra headers, body.
-    Respond { status: u16, headers: Vec<(String, String)>, body: String },
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
     /// Close the connection without answering (a dropped connection).
     Drop,
 }
@@ -47,15 +54,27 @@ pub enum Reply {
 impl Reply {
     /// A JSON response.
     pub fn json(status: u16, body: serde_json::Value) -> Reply {
-        Reply::Respond { status, headers: vec![], body: body.to_string() }
+        Reply::Respond {
+            status,
+            headers: vec![],
+            body: body.to_string(),
+        }
     }
 
     /// A response with one extra header.
     pub fn with_header(self, name: &str, value: &str) -> Reply {
         match self {
-            Reply::Respond { status, mut headers, body } => {
+            Reply::Respond {
+                status,
+                mut headers,
+                body,
+            } => {
                 headers.push((name.to_string(), value.to_string()));
-                Reply::Respond { status, headers, body }
+                Reply::Respond {
+                    status,
+                    headers,
+                    body,
+                }
             }
             other => other,
         }
@@ -98,7 +117,13 @@ impl Fixture {
                 }
             });
         }
-        Fixture { port, url: format!("http://127.0.0.1:{port}/api"), requests, stop, must_be_hit: true }
+        Fixture {
+            port,
+            url: format!("http://127.0.0.1:{port}/api"),
+            requests,
+            stop,
+            must_be_hit: true,
+        }
     }
 
     /// All requests so far.
@@ -117,12 +142,20 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if self.must_be_hit && !std::thread::panicking() {
-            assert!(!self.requests.lock().unwrap().is_empty(), "fixture server on port {} was never hit", self.port);
+            assert!(
+                !self.requests.lock().unwrap().is_empty(),
+                "fixture server on port {} was never hit",
+                self.port
+            );
         }
     }
 }
 
-fn serve(stream: TcpStream, requests: &Mutex<Vec<Recorded>>, handler: &Handler) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    requests: &Mutex<Vec<Recorded>>,
+    handler: &Handler,
+) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
@@ -141,10 +174,20 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Recorded>>, handler: &Handler) 
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let length: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body)?;
-    let recorded = Recorded { method, path, headers, body: String::from_utf8_lossy(&body).into_owned(), at: Instant::now() };
+    let recorded = Recorded {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        at: Instant::now(),
+    };
     let index = {
         let mut all = requests.lock().unwrap();
         all.push(recorded.clone());
@@ -153,7 +196,11 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Recorded>>, handler: &Handler) 
     let mut stream = stream;
     match handler(&recorded, index) {
         Reply::Drop => Ok(()),
-        Reply::Respond { status, headers, body } => {
+        Reply::Respond {
+            status,
+            headers,
+            body,
+        } => {
             let mut head = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
                 body.len()

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use crate::harness::{Server, pf, unique};
 
 fn ids(values: &[Value]) -> HashSet<String> {
-    values.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
+    values
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn id(v: &Value) -> String {
@@ -56,10 +59,20 @@ fn flow_name() -> String {
 #[test]
 fn ndjson_in_a_pipe_is_the_api_objects() {
     let f = fixture();
-    let run = pf("pf-get").args(["flow-runs", "--flow", &flow_name(), "--all"]).run();
+    let run = pf("pf-get")
+        .args(["flow-runs", "--flow", &flow_name(), "--all"])
+        .run();
     run.ok();
     let lines = run.json_lines();
-    assert_eq!(ids(&lines), ids(&[f.completed.clone(), f.failed.clone(), f.scheduled.clone(), f.deployed_run.clone()]));
+    assert_eq!(
+        ids(&lines),
+        ids(&[
+            f.completed.clone(),
+            f.failed.clone(),
+            f.scheduled.clone(),
+            f.deployed_run.clone()
+        ])
+    );
     // Fields as the API names them, in the API's order.
     let first = &lines[0];
     let keys: Vec<&String> = first.as_object().unwrap().keys().collect();
@@ -70,22 +83,32 @@ fn ndjson_in_a_pipe_is_the_api_objects() {
 #[test]
 fn json_is_one_array_and_tsv_has_the_table_columns() {
     let name = flow_name();
-    let run = pf("pf-get").args(["flows", "--name", &name, "-o", "json"]).run();
+    let run = pf("pf-get")
+        .args(["flows", "--name", &name, "-o", "json"])
+        .run();
     run.ok();
     let parsed: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(parsed.as_array().unwrap().len(), 1);
     assert_eq!(parsed[0]["name"], json!(name));
 
-    let run = pf("pf-get").args(["flows", "--name", &name, "-o", "tsv"]).run();
+    let run = pf("pf-get")
+        .args(["flows", "--name", &name, "-o", "tsv"])
+        .run();
     run.ok();
     let fields: Vec<&str> = run.stdout.trim_end().split('\t').collect();
     assert_eq!(fields.len(), 4, "{run:?}");
     assert_eq!(fields[0], name);
     assert_eq!(fields[1], fixture().flow["id"].as_str().unwrap());
     assert_eq!(fields[2], "team-a");
-    assert!(fields[3].ends_with('Z'), "TSV times are RFC 3339: {}", fields[3]);
+    assert!(
+        fields[3].ends_with('Z'),
+        "TSV times are RFC 3339: {}",
+        fields[3]
+    );
 
-    let run = pf("pf-get").args(["flows", "--name", &name, "-o", "tsv", "--header"]).run();
+    let run = pf("pf-get")
+        .args(["flows", "--name", &name, "-o", "tsv", "--header"])
+        .run();
     assert_eq!(run.lines()[0], "NAME\tID\tTAGS\tAGE");
     assert_eq!(run.lines().len(), 2);
 }
@@ -93,7 +116,10 @@ fn json_is_one_array_and_tsv_has_the_table_columns() {
 #[test]
 fn a_terminal_gets_an_aligned_table_with_colour_unless_no_color() {
     let f = fixture();
-    let run = pf("pf-get").args(["flow-runs", "--flow", &flow_name(), "--state", "failed"]).tty(200).run();
+    let run = pf("pf-get")
+        .args(["flow-runs", "--flow", &flow_name(), "--state", "failed"])
+        .tty(200)
+        .run();
     run.ok();
     let lines = run.lines();
     assert_eq!(lines.len(), 2, "{run:?}");
@@ -105,20 +131,46 @@ fn a_terminal_gets_an_aligned_table_with_colour_unless_no_color() {
     let row = lines[1];
     assert!(row.starts_with(f.failed["name"].as_str().unwrap()));
     assert!(row.contains(&flow_name()));
-    assert!(row.contains("\x1b[31mFailed\x1b[0m"), "failed is red: {row:?}");
+    assert!(
+        row.contains("\x1b[31mFailed\x1b[0m"),
+        "failed is red: {row:?}"
+    );
     assert!(row.contains("ago") || row.contains("just now"));
     assert!(row.ends_with(f.failed["id"].as_str().unwrap()));
     // Columns line up: the ID column starts at the same offset as its header.
     let plain = row.replace("\x1b[31m", "").replace("\x1b[0m", "");
-    assert_eq!(header.find("ID").unwrap(), plain.rfind(f.failed["id"].as_str().unwrap()).unwrap());
+    assert_eq!(
+        header.find("ID").unwrap(),
+        plain.rfind(f.failed["id"].as_str().unwrap()).unwrap()
+    );
 
-    let run = pf("pf-get").args(["flow-runs", "--flow", &flow_name(), "--state", "failed"]).tty(200).env("NO_COLOR", "1").run();
+    let run = pf("pf-get")
+        .args(["flow-runs", "--flow", &flow_name(), "--state", "failed"])
+        .tty(200)
+        .env("NO_COLOR", "1")
+        .run();
     assert!(!run.stdout.contains('\x1b'), "NO_COLOR: {run:?}");
 
-    let run = pf("pf-get").args(["flow-runs", "--flow", &flow_name(), "--state", "failed", "-o", "table"]).env("CLICOLOR_FORCE", "1").run();
-    assert!(run.stdout.contains("\x1b[31m"), "CLICOLOR_FORCE in a pipe: {run:?}");
+    let run = pf("pf-get")
+        .args([
+            "flow-runs",
+            "--flow",
+            &flow_name(),
+            "--state",
+            "failed",
+            "-o",
+            "table",
+        ])
+        .env("CLICOLOR_FORCE", "1")
+        .run();
+    assert!(
+        run.stdout.contains("\x1b[31m"),
+        "CLICOLOR_FORCE in a pipe: {run:?}"
+    );
 
-    let run = pf("pf-get").args(["flow-runs", "--flow", &flow_name(), "-o", "table"]).run();
+    let run = pf("pf-get")
+        .args(["flow-runs", "--flow", &flow_name(), "-o", "table"])
+        .run();
     assert!(!run.stdout.contains('\x1b'), "no colour in a pipe: {run:?}");
 }
 
@@ -127,22 +179,43 @@ fn tables_truncate_only_on_a_terminal() {
     let name = flow_name();
     let narrow = pf("pf-get").args(["flows", "--name", &name]).tty(40).run();
     narrow.ok();
-    assert!(narrow.lines().iter().all(|l| l.chars().count() <= 40), "{narrow:?}");
+    assert!(
+        narrow.lines().iter().all(|l| l.chars().count() <= 40),
+        "{narrow:?}"
+    );
     assert!(narrow.stdout.contains('…'));
-    let piped = pf("pf-get").args(["flows", "--name", &name, "-o", "table"]).env("COLUMNS", "40").run();
-    assert!(piped.stdout.contains(fixture().flow["id"].as_str().unwrap()), "{piped:?}");
+    let piped = pf("pf-get")
+        .args(["flows", "--name", &name, "-o", "table"])
+        .env("COLUMNS", "40")
+        .run();
+    assert!(
+        piped
+            .stdout
+            .contains(fixture().flow["id"].as_str().unwrap()),
+        "{piped:?}"
+    );
 }
 
 #[test]
 fn jq_prints_strings_raw_and_values_compact() {
     let name = flow_name();
-    let run = pf("pf-get").args(["flows", "--name", &name, "--jq", ".name"]).run();
+    let run = pf("pf-get")
+        .args(["flows", "--name", &name, "--jq", ".name"])
+        .run();
     run.ok();
     assert_eq!(run.stdout, format!("{name}\n"));
-    let run = pf("pf-get").args(["flows", "--name", &name, "--jq", "{n: .name, t: .tags}"]).run();
-    assert_eq!(run.stdout, format!("{{\"n\":\"{name}\",\"t\":[\"team-a\"]}}\n"));
+    let run = pf("pf-get")
+        .args(["flows", "--name", &name, "--jq", "{n: .name, t: .tags}"])
+        .run();
+    assert_eq!(
+        run.stdout,
+        format!("{{\"n\":\"{name}\",\"t\":[\"team-a\"]}}\n")
+    );
     // --jq wins over the table on a terminal too.
-    let run = pf("pf-get").args(["flows", "--name", &name, "--jq", ".tags[0]"]).tty(100).run();
+    let run = pf("pf-get")
+        .args(["flows", "--name", &name, "--jq", ".tags[0]"])
+        .tty(100)
+        .run();
     assert_eq!(run.stdout, "team-a\n");
 }
 
@@ -150,7 +223,10 @@ fn jq_prints_strings_raw_and_values_compact() {
 fn a_bad_jq_filter_is_a_usage_error_with_its_position() {
     let run = pf("pf-get").args(["flows", "--jq", ".name | map("]).run();
     run.expect_code(2);
-    assert!(run.stderr.starts_with("pf-get: error: invalid --jq filter"), "{run:?}");
+    assert!(
+        run.stderr.starts_with("pf-get: error: invalid --jq filter"),
+        "{run:?}"
+    );
     assert!(run.stderr.contains("column"), "{run:?}");
     assert!(run.stdout.is_empty());
 }
@@ -168,27 +244,61 @@ fn flow_run_filters_select_on_the_server() {
     };
     let set = |vs: &[&Value]| vs.iter().map(|v| id(v)).collect::<HashSet<_>>();
     assert_eq!(select(&["--state", "FAILED"]), set(&[&f.failed]));
-    assert_eq!(select(&["--state", "completed", "--state", "Failed"]), set(&[&f.completed, &f.failed]));
+    assert_eq!(
+        select(&["--state", "completed", "--state", "Failed"]),
+        set(&[&f.completed, &f.failed])
+    );
     assert_eq!(select(&["--state", "scheduled"]), set(&[&f.scheduled]));
-    assert_eq!(select(&["--state", "cancelled,completed"]), set(&[&f.deployed_run, &f.completed]));
+    assert_eq!(
+        select(&["--state", "cancelled,completed"]),
+        set(&[&f.deployed_run, &f.completed])
+    );
     assert_eq!(select(&["--tag", "etl"]), set(&[&f.completed, &f.failed]));
-    assert_eq!(select(&["--tag", "etl", "--tag", "nightly"]), set(&[&f.failed]));
+    assert_eq!(
+        select(&["--tag", "etl", "--tag", "nightly"]),
+        set(&[&f.failed])
+    );
     let started = select(&["--started"]);
     assert!(started.contains(&id(&f.completed)) && started.contains(&id(&f.failed)));
-    assert!(!started.contains(&id(&f.scheduled)), "a scheduled run has not started");
+    assert!(
+        !started.contains(&id(&f.scheduled)),
+        "a scheduled run has not started"
+    );
     assert_eq!(select(&["--since", "1h", "--until", "1h"]).len(), 0);
-    assert_eq!(select(&["--since", "1h"]).len(), 4, "the scheduled run starts in a day");
+    assert_eq!(
+        select(&["--since", "1h"]).len(),
+        4,
+        "the scheduled run starts in a day"
+    );
     let in_an_hour = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string();
-    assert_eq!(select(&["--until", &in_an_hour]), set(&[&f.completed, &f.failed, &f.deployed_run]));
-    assert_eq!(select(&["--until", "1m"]).len(), 0, "all were created within the last minute");
-    assert_eq!(select(&["--since", "2h", "--started", "--tag", "etl"]), set(&[&f.completed, &f.failed]));
+    assert_eq!(
+        select(&["--until", &in_an_hour]),
+        set(&[&f.completed, &f.failed, &f.deployed_run])
+    );
+    assert_eq!(
+        select(&["--until", "1m"]).len(),
+        0,
+        "all were created within the last minute"
+    );
+    assert_eq!(
+        select(&["--since", "2h", "--started", "--tag", "etl"]),
+        set(&[&f.completed, &f.failed])
+    );
     assert!(!select(&["--since", "2h", "--started"]).contains(&id(&f.scheduled)));
-    assert_eq!(select(&["--name", f.completed["name"].as_str().unwrap()]), set(&[&f.completed]));
+    assert_eq!(
+        select(&["--name", f.completed["name"].as_str().unwrap()]),
+        set(&[&f.completed])
+    );
     let dep_ref = format!("{name}/{}", f.deployment["name"].as_str().unwrap());
     assert_eq!(select(&["--deployment", &dep_ref]), set(&[&f.deployed_run]));
-    assert_eq!(select(&["--deployment", f.deployment["id"].as_str().unwrap()]), set(&[&f.deployed_run]));
+    assert_eq!(
+        select(&["--deployment", f.deployment["id"].as_str().unwrap()]),
+        set(&[&f.deployed_run])
+    );
     // Another flow's runs never leak in.
-    let other = pf("pf-get").args(["flow-runs", "--flow", "no-such-flow-xyz", "--all"]).run();
+    let other = pf("pf-get")
+        .args(["flow-runs", "--flow", "no-such-flow-xyz", "--all"])
+        .run();
     assert_eq!(other.stdout, "");
 }
 
@@ -202,20 +312,41 @@ fn the_default_limit_is_ten_newest_first() {
     let name = flow["name"].as_str().unwrap();
     let run = pf("pf-get").args(["flow-runs", "--flow", name]).run();
     assert_eq!(run.json_lines().len(), 10);
-    let run = pf("pf-get").args(["flow-runs", "--flow", name, "--limit", "3"]).run();
+    let run = pf("pf-get")
+        .args(["flow-runs", "--flow", name, "--limit", "3"])
+        .run();
     let lines = run.json_lines();
     assert_eq!(lines.len(), 3);
-    let starts: Vec<&str> = lines.iter().map(|l| l["expected_start_time"].as_str().unwrap()).collect();
+    let starts: Vec<&str> = lines
+        .iter()
+        .map(|l| l["expected_start_time"].as_str().unwrap())
+        .collect();
     let mut sorted = starts.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(starts, sorted, "newest first");
-    let run = pf("pf-get").args(["flow-runs", "--flow", name, "--sort", "start-time-asc", "--limit", "12"]).run();
+    let run = pf("pf-get")
+        .args([
+            "flow-runs",
+            "--flow",
+            name,
+            "--sort",
+            "start-time-asc",
+            "--limit",
+            "12",
+        ])
+        .run();
     let lines = run.json_lines();
-    let starts: Vec<&str> = lines.iter().map(|l| l["start_time"].as_str().unwrap()).collect();
+    let starts: Vec<&str> = lines
+        .iter()
+        .map(|l| l["start_time"].as_str().unwrap())
+        .collect();
     let mut sorted = starts.clone();
     sorted.sort();
     assert_eq!(starts, sorted);
-    pf("pf-get").args(["flow-runs", "--sort", "sideways"]).run().expect_code(2);
+    pf("pf-get")
+        .args(["flow-runs", "--sort", "sideways"])
+        .run()
+        .expect_code(2);
 }
 
 #[test]
@@ -224,31 +355,67 @@ fn flows_deployments_and_task_runs_filter_too() {
     let api = Server::shared().api();
     let name = flow_name();
     let run = pf("pf-get").args(["flows", "--name", &name]).run();
-    assert_eq!(ids(&run.json_lines()), ids(&[f.flow.clone()]));
-    let run = pf("pf-get").args(["flows", "--tag", "team-a", "--all"]).run();
+    assert_eq!(ids(&run.json_lines()), ids(std::slice::from_ref(&f.flow)));
+    let run = pf("pf-get")
+        .args(["flows", "--tag", "team-a", "--all"])
+        .run();
     assert!(ids(&run.json_lines()).contains(&id(&f.flow)));
-    let run = pf("pf-get").args(["flows", "--tag", "no-such-tag-xyz"]).run();
+    let run = pf("pf-get")
+        .args(["flows", "--tag", "no-such-tag-xyz"])
+        .run();
     assert_eq!(run.stdout, "");
     let prefix = name.split('-').take(2).collect::<Vec<_>>().join("-");
-    let run = pf("pf-get").args(["flows", "--name", &format!("{prefix}*"), "--all"]).run();
+    let run = pf("pf-get")
+        .args(["flows", "--name", &format!("{prefix}*"), "--all"])
+        .run();
     assert!(ids(&run.json_lines()).contains(&id(&f.flow)));
 
     let run = pf("pf-get").args(["deployments", "--flow", &name]).run();
-    assert_eq!(ids(&run.json_lines()), ids(&[f.deployment.clone()]));
-    let run = pf("pf-get").args(["deployments", "--flow", &name, "--tag", "prod"]).run();
+    assert_eq!(
+        ids(&run.json_lines()),
+        ids(std::slice::from_ref(&f.deployment))
+    );
+    let run = pf("pf-get")
+        .args(["deployments", "--flow", &name, "--tag", "prod"])
+        .run();
     assert_eq!(run.json_lines().len(), 1);
-    let run = pf("pf-get").args(["deployments", "--flow", &name, "--tag", "dev"]).run();
+    let run = pf("pf-get")
+        .args(["deployments", "--flow", &name, "--tag", "dev"])
+        .run();
     assert_eq!(run.json_lines().len(), 0);
-    let run = pf("pf-get").args(["deployments", "--name", f.deployment["name"].as_str().unwrap()]).run();
-    assert_eq!(ids(&run.json_lines()), ids(&[f.deployment.clone()]));
-    let run = pf("pf-get").args(["deployments", "--flow", &name, "-o", "tsv"]).run();
-    assert!(run.stdout.starts_with(&format!("{name}/{}\t", f.deployment["name"].as_str().unwrap())), "{run:?}");
+    let run = pf("pf-get")
+        .args([
+            "deployments",
+            "--name",
+            f.deployment["name"].as_str().unwrap(),
+        ])
+        .run();
+    assert_eq!(
+        ids(&run.json_lines()),
+        ids(std::slice::from_ref(&f.deployment))
+    );
+    let run = pf("pf-get")
+        .args(["deployments", "--flow", &name, "-o", "tsv"])
+        .run();
+    assert!(
+        run.stdout.starts_with(&format!(
+            "{name}/{}\t",
+            f.deployment["name"].as_str().unwrap()
+        )),
+        "{run:?}"
+    );
 
     // Work pool filter: a deployment in a pool, one not.
     let pool = unique("pool");
     api.post("work_pools/", json!({"name": pool, "type": "process"}));
-    let pooled = api.deployment(&id(&f.flow), &unique("pooled"), json!({"work_pool_name": pool}));
-    let run = pf("pf-get").args(["deployments", "--work-pool", &pool]).run();
+    let pooled = api.deployment(
+        &id(&f.flow),
+        &unique("pooled"),
+        json!({"work_pool_name": pool}),
+    );
+    let run = pf("pf-get")
+        .args(["deployments", "--work-pool", &pool])
+        .run();
     assert_eq!(ids(&run.json_lines()), ids(&[pooled]));
 
     // Task runs of one flow run, by name and state.
@@ -262,13 +429,28 @@ fn flows_deployments_and_task_runs_filter_too() {
     let t_ok = mk(&unique("extract"), "COMPLETED");
     let t_bad = mk(&unique("load"), "FAILED");
     let run_name = parent["name"].as_str().unwrap();
-    let run = pf("pf-get").args(["task-runs", "--flow-run", run_name]).run();
+    let run = pf("pf-get")
+        .args(["task-runs", "--flow-run", run_name])
+        .run();
     assert_eq!(ids(&run.json_lines()), ids(&[t_ok.clone(), t_bad.clone()]));
-    let run = pf("pf-get").args(["tasks", "--flow-run", &id(parent), "--state", "failed"]).run();
-    assert_eq!(ids(&run.json_lines()), ids(&[t_bad.clone()]));
-    let run = pf("pf-get").args(["task-runs", "--flow", &name, "--name", t_ok["name"].as_str().unwrap()]).run();
+    let run = pf("pf-get")
+        .args(["tasks", "--flow-run", &id(parent), "--state", "failed"])
+        .run();
+    assert_eq!(ids(&run.json_lines()), ids(std::slice::from_ref(&t_bad)));
+    let run = pf("pf-get")
+        .args([
+            "task-runs",
+            "--flow",
+            &name,
+            "--name",
+            t_ok["name"].as_str().unwrap(),
+        ])
+        .run();
     assert_eq!(ids(&run.json_lines()), ids(&[t_ok]));
-    pf("pf-get").args(["task-runs", "--flow-run", "no-such-run-xyz"]).run().expect_code(4);
+    pf("pf-get")
+        .args(["task-runs", "--flow-run", "no-such-run-xyz"])
+        .run()
+        .expect_code(4);
 }
 
 #[test]
@@ -282,20 +464,40 @@ fn all_walks_every_page_and_matches_the_count() {
     let count = api.post("flow_runs/count", json!({"flows": {"id": {"any_": [fid]}}}));
     assert_eq!(count, json!(460));
     let name = flow["name"].as_str().unwrap();
-    let run = pf("pf-get").args(["flow-runs", "--flow", name, "--all", "-v"]).run();
+    let run = pf("pf-get")
+        .args(["flow-runs", "--flow", name, "--all", "-v"])
+        .run();
     run.ok();
     let lines = run.json_lines();
     assert_eq!(lines.len(), 460);
     assert_eq!(ids(&lines).len(), 460, "no run twice");
     // Pages of 200: three filter requests, no per-row requests.
-    let requests = run.stderr.lines().filter(|l| l.contains("POST /flow_runs/filter")).count();
+    let requests = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("POST /flow_runs/filter"))
+        .count();
     assert_eq!(requests, 3, "{}", run.stderr);
 
     // The table joins flow names once per page, not once per row.
-    let run = pf("pf-get").args(["flow-runs", "--flow", name, "--all", "-o", "tsv", "-v"]).run();
+    let run = pf("pf-get")
+        .args(["flow-runs", "--flow", name, "--all", "-o", "tsv", "-v"])
+        .run();
     assert_eq!(run.lines().len(), 460);
-    assert!(run.lines().iter().all(|l| l.split('\t').nth(1) == Some(name)));
-    assert_eq!(run.stderr.lines().filter(|l| l.contains("POST /flows/filter")).count(), 3, "{}", run.stderr);
+    assert!(
+        run.lines()
+            .iter()
+            .all(|l| l.split('\t').nth(1) == Some(name))
+    );
+    assert_eq!(
+        run.stderr
+            .lines()
+            .filter(|l| l.contains("POST /flows/filter"))
+            .count(),
+        3,
+        "{}",
+        run.stderr
+    );
 
     // A closed stdout ends quietly with 0.
     let bin = crate::harness::bin("pf-get");
@@ -305,29 +507,48 @@ fn all_walks_every_page_and_matches_the_count() {
         bin.display()
     );
     let dir = crate::harness::temp_dir("pipe");
-    let out = std::process::Command::new("bash").arg("-c").arg(&script).current_dir(&dir).output().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
     assert_eq!(std::fs::read_to_string(dir.join("err.txt")).unwrap(), "");
 }
 
 #[test]
 fn bad_times_and_states_are_usage_errors_before_any_request() {
-    let run = pf("pf-get").args(["flow-runs", "--since", "yesterdayish"]).run();
+    let run = pf("pf-get")
+        .args(["flow-runs", "--since", "yesterdayish"])
+        .run();
     run.expect_code(2);
-    assert!(run.stderr.contains("invalid time 'yesterdayish'"), "{run:?}");
+    assert!(
+        run.stderr.contains("invalid time 'yesterdayish'"),
+        "{run:?}"
+    );
     assert!(run.stderr.contains("hint:"));
-    let run = pf("pf-get").args(["flow-runs", "--state", "exploded"]).run();
+    let run = pf("pf-get")
+        .args(["flow-runs", "--state", "exploded"])
+        .run();
     run.expect_code(2);
     assert!(run.stderr.contains("unknown state 'exploded'"));
-    pf("pf-get").args(["flow-runs", "--limit", "x"]).run().expect_code(2);
+    pf("pf-get")
+        .args(["flow-runs", "--limit", "x"])
+        .run()
+        .expect_code(2);
     pf("pf-get").args(["nonsense"]).run().expect_code(2);
 }
 
 #[test]
 fn an_empty_result_prints_nothing_in_a_pipe() {
-    let run = pf("pf-get").args(["flows", "--name", "no-such-flow-at-all"]).run();
+    let run = pf("pf-get")
+        .args(["flows", "--name", "no-such-flow-at-all"])
+        .run();
     run.ok();
     assert_eq!(run.stdout, "");
-    let run = pf("pf-get").args(["flows", "--name", "no-such-flow-at-all", "-o", "json"]).run();
+    let run = pf("pf-get")
+        .args(["flows", "--name", "no-such-flow-at-all", "-o", "json"])
+        .run();
     assert_eq!(run.stdout.trim(), "[]");
 }

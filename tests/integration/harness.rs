@@ -22,16 +22,20 @@ pub fn repo() -> PathBuf {
 
 /// `target/` (where the venv and test homes live).
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"))
 }
 
 /// A fresh temporary directory under `target/pf-test-tmp/`.
 pub fn temp_dir(label: &str) -> PathBuf {
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = target_dir()
-        .join("pf-test-tmp")
-        .join(format!("{label}-{}-{n}-{}", std::process::id(), unique("")));
+    let dir = target_dir().join("pf-test-tmp").join(format!(
+        "{label}-{}-{n}-{}",
+        std::process::id(),
+        unique("")
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -39,7 +43,11 @@ pub fn temp_dir(label: &str) -> PathBuf {
 /// A unique name for fixtures: `prefix-<8 hex>`.
 pub fn unique(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    if prefix.is_empty() { id[..8].to_string() } else { format!("{prefix}-{}", &id[..8]) }
+    if prefix.is_empty() {
+        id[..8].to_string()
+    } else {
+        format!("{prefix}-{}", &id[..8])
+    }
 }
 
 /// The venv with the pinned Python prefect, installed on first use (keyed by the requirements
@@ -82,12 +90,18 @@ pub fn venv_bin(name: &str) -> PathBuf {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A process under `supervise.py`: its whole process group ends when this handle is dropped,
@@ -100,7 +114,13 @@ pub struct Supervised {
 impl Supervised {
     /// Start `command` (program + args) with `env`, in `cwd`, logging to `log`. `signals` is how
     /// many rounds of SIGINT/SIGTERM the group gets before SIGKILL (a worker needs two).
-    pub fn start(command: &[&str], env: &[(String, String)], cwd: &Path, log: PathBuf, signals: u32) -> Self {
+    pub fn start(
+        command: &[&str],
+        env: &[(String, String)],
+        cwd: &Path,
+        log: PathBuf,
+        signals: u32,
+    ) -> Self {
         let log_file = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(venv_bin("python"));
         cmd.arg(repo().join("tests/support/supervise.py"))
@@ -116,13 +136,19 @@ impl Supervised {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("cannot start supervise.py");
-        Supervised { child: Some(child), log }
+        Supervised {
+            child: Some(child),
+            log,
+        }
     }
 
     /// Stop the process group and wait (bounded) for it to be gone.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -161,9 +187,18 @@ fn server_env(home: &Path, port: u16, extra: &[(&str, &str)]) -> Vec<(String, St
         ("PREFECT_UI_ENABLED".into(), "false".into()),
         ("PREFECT_SERVER_API_HOST".into(), "127.0.0.1".into()),
         ("PREFECT_SERVER_API_PORT".into(), port.to_string()),
-        ("PREFECT_API_URL".into(), format!("http://127.0.0.1:{port}/api")),
-        ("PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED".into(), "true".into()),
-        ("PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED".into(), "true".into()),
+        (
+            "PREFECT_API_URL".into(),
+            format!("http://127.0.0.1:{port}/api"),
+        ),
+        (
+            "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED".into(),
+            "true".into(),
+        ),
+        (
+            "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED".into(),
+            "true".into(),
+        ),
         ("PREFECT_LOGGING_LEVEL".into(), "WARNING".into()),
         ("PREFECT_SERVER_LOGGING_LEVEL".into(), "WARNING".into()),
         ("DO_NOT_TRACK".into(), "1".into()),
@@ -189,20 +224,40 @@ impl Server {
     pub fn start(extra: &[(&str, &str)]) -> Server {
         let home = temp_dir("server");
         let port = free_port();
-        let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let extra: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let process = Self::spawn(&home, port, &extra);
-        let server = Server { port, url: format!("http://127.0.0.1:{port}/api"), home, extra, process };
+        let server = Server {
+            port,
+            url: format!("http://127.0.0.1:{port}/api"),
+            home,
+            extra,
+            process,
+        };
         server.wait_healthy(Duration::from_secs(90));
         server
     }
 
     fn spawn(home: &Path, port: u16, extra: &[(String, String)]) -> Supervised {
-        let extra_refs: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let extra_refs: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let env = server_env(home, port, &extra_refs);
         let prefect = venv_bin("prefect");
         let port_s = port.to_string();
         Supervised::start(
-            &[prefect.to_str().unwrap(), "server", "start", "--host", "127.0.0.1", "--port", &port_s],
+            &[
+                prefect.to_str().unwrap(),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port_s,
+            ],
             &env,
             home,
             home.join(format!("server-{}.log", unique(""))),
@@ -218,7 +273,10 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-        panic!("the Prefect server did not become healthy within {timeout:?}; log:\n{}", self.process.log_text());
+        panic!(
+            "the Prefect server did not become healthy within {timeout:?}; log:\n{}",
+            self.process.log_text()
+        );
     }
 
     /// The server all tests share (started once per test binary).
@@ -246,7 +304,10 @@ impl Server {
 
     /// An API client for fixtures.
     pub fn api(&self) -> Api {
-        Api { base: self.url.clone(), auth: None }
+        Api {
+            base: self.url.clone(),
+            auth: None,
+        }
     }
 
     /// Environment a Python prefect process (worker, flow) needs to talk to this server.
@@ -258,7 +319,11 @@ impl Server {
 fn http_get_status(port: u16, path: &str) -> Option<u16> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = [0u8; 64];
     let n = stream.read(&mut buf).ok()?;
     let head = String::from_utf8_lossy(&buf[..n]);
@@ -274,7 +339,10 @@ pub struct Api {
 
 impl Api {
     fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder().http_status_as_error(false).build().into()
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
     }
 
     /// Send a request; panics on transport errors; returns (status, JSON body). A busy SQLite
@@ -298,18 +366,29 @@ impl Api {
         }
         let request = builder
             .header("Content-Type", "application/json")
-            .body(body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default())
+            .body(
+                body.map(|b| serde_json::to_vec(&b).unwrap())
+                    .unwrap_or_default(),
+            )
             .unwrap();
-        let mut response = Self::agent().run(request).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let mut response = Self::agent()
+            .run(request)
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// POST and expect 2xx.
     pub fn post(&self, path: &str, body: Value) -> Value {
         let (status, value) = self.request("POST", path, Some(body));
-        assert!((200..300).contains(&status), "POST {path}: {status} {value}");
+        assert!(
+            (200..300).contains(&status),
+            "POST {path}: {status} {value}"
+        );
         value
     }
 
@@ -371,7 +450,9 @@ impl Run {
     pub fn json_lines(&self) -> Vec<Value> {
         self.stdout
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}\n{self:?}")))
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}\n{self:?}"))
+            })
             .collect()
     }
 
@@ -398,7 +479,10 @@ pub struct Pf {
 
 /// The path of a pf binary.
 pub fn bin(tool: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_pf-get")).parent().unwrap().to_path_buf();
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_pf-get"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     dir.join(tool)
 }
 
@@ -416,14 +500,21 @@ impl Pf {
             if key.starts_with("PREFECT_")
                 || matches!(
                     key.as_str(),
-                    "NO_COLOR" | "CLICOLOR_FORCE" | "COLUMNS" | "PF_FORCE_TTY" | "PF_PYTHON" | "SSL_CERT_FILE"
+                    "NO_COLOR"
+                        | "CLICOLOR_FORCE"
+                        | "COLUMNS"
+                        | "PF_FORCE_TTY"
+                        | "PF_PYTHON"
+                        | "SSL_CERT_FILE"
                 )
             {
                 cmd.env_remove(&key);
             }
         }
         let home = temp_dir("home");
-        cmd.env("PREFECT_HOME", &home).env("HOME", &home).stdin(Stdio::null());
+        cmd.env("PREFECT_HOME", &home)
+            .env("HOME", &home)
+            .stdin(Stdio::null());
         Pf { cmd, stdin: None }
     }
 
@@ -463,7 +554,8 @@ impl Pf {
 
     /// Pretend stdout is a terminal (`PF_FORCE_TTY=1`), with a width.
     pub fn tty(self, columns: usize) -> Pf {
-        self.env("PF_FORCE_TTY", "1").env("COLUMNS", columns.to_string())
+        self.env("PF_FORCE_TTY", "1")
+            .env("COLUMNS", columns.to_string())
     }
 
     /// Feed stdin.
@@ -498,7 +590,10 @@ impl Pf {
                     return;
                 }
             }
-            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
         });
         let output = child.wait_with_output().unwrap();
         drop(watchdog);

@@ -3,8 +3,14 @@
 mod fixture;
 mod harness;
 
+mod api;
+mod auth;
+mod auth_cloud;
 mod describe;
 mod faults;
 mod get;
+mod limits_vars_secrets;
 mod logs;
 mod man;
+mod objects;
+mod state;

@@ -4,16 +4,32 @@
 use crate::harness::{bin, repo};
 
 /// Every tool with a man page.
-const TOOLS: &[&str] = &["pf-get", "pf-describe", "pf-logs"];
+const TOOLS: &[&str] = &[
+    "pf-get",
+    "pf-describe",
+    "pf-auth",
+    "pf-state",
+    "pf-api",
+    "pf-limit",
+    "pf-var",
+    "pf-secret",
+    "pf-logs",
+];
 
 #[test]
 fn man_pages_are_fresh() {
     let bless = std::env::var_os("PF_BLESS").is_some();
     let mut stale = Vec::new();
     for tool in TOOLS {
-        let output = std::process::Command::new(bin(tool)).args(["--generate", "man"]).output().unwrap();
+        let output = std::process::Command::new(bin(tool))
+            .args(["--generate", "man"])
+            .output()
+            .unwrap();
         assert!(output.status.success(), "{tool} --generate man failed");
-        assert!(String::from_utf8_lossy(&output.stdout).contains(".TH"), "{tool}: not roff");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains(".TH"),
+            "{tool}: not roff"
+        );
         let path = repo().join("man").join(format!("{tool}.1"));
         let current = std::fs::read(&path).unwrap_or_default();
         if current != output.stdout {
@@ -24,13 +40,22 @@ fn man_pages_are_fresh() {
             }
         }
     }
-    assert!(stale.is_empty(), "stale man pages (run PF_BLESS=1 cargo test --test integration man_pages): {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "stale man pages (run PF_BLESS=1 cargo test --test integration man_pages): {stale:?}"
+    );
 }
 
 #[test]
 fn completions_generate() {
     for shell in ["complete-bash", "complete-zsh", "complete-fish"] {
-        let output = std::process::Command::new(bin("pf-get")).args(["--generate", shell]).output().unwrap();
-        assert!(output.status.success() && !output.stdout.is_empty(), "pf-get --generate {shell}");
+        let output = std::process::Command::new(bin("pf-get"))
+            .args(["--generate", shell])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success() && !output.stdout.is_empty(),
+            "pf-get --generate {shell}"
+        );
     }
 }

@@ -1,6 +1,155 @@
-//! pf-api: placeholder until its issue lands.
+//! pf-api: one raw, authenticated request to the Prefect API, with pf's config, auth, CSRF
+//! handling and retries.
 
-fn main() {
-    eprintln!("pf-api: not built yet");
-    std::process::exit(2);
+mod body;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use pf_common::cli::ConnectionArgs;
+use pf_common::client::{Method, Request, check_status};
+use pf_common::output::{Printer, TableMode};
+use pf_common::paging::{PageSource, chain};
+use pf_common::{Client, Error};
+use serde_json::Value;
+
+/// Send one request to the Prefect API and print the answer: pretty JSON on a terminal,
+/// compact in a pipe.
+///
+/// PATH is relative to the API URL (`flows/filter`, `/health`; a leading `/api/` is dropped),
+/// or a full URL. The body comes from -d (JSON text, @FILE, or @- for stdin), else from stdin
+/// when it is not a terminal (POST, PUT, PATCH). `--paginate` walks every offset page of a
+/// `…/filter` endpoint (or the token pages of `events/filter`) and prints one object per line.
+///
+/// An HTTP error prints the server's answer on stdout, a one-line error on stderr, and exits 3
+/// (401/403), 4 (other 4xx) or 5 (5xx); 7 when the server cannot be reached.
+#[derive(Debug, Parser)]
+#[command(name = "pf-api", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    /// HTTP method: GET, POST, PUT, PATCH or DELETE
+    #[arg(value_name = "METHOD")]
+    method: String,
+    /// API path (`flows/filter`) or a full URL
+    #[arg(value_name = "PATH")]
+    path: String,
+    /// Request body: JSON text, @FILE, or @- for stdin
+    #[arg(short = 'd', long = "data", value_name = "JSON")]
+    data: Option<String>,
+    /// An extra request header, `Name: value` (repeatable)
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "K:V",
+        conflicts_with = "paginate"
+    )]
+    headers: Vec<String>,
+    /// Walk every page of a POST …/filter endpoint, one object per line
+    #[arg(long)]
+    paginate: bool,
+    /// jq filter run on the answer (with --paginate: on each object); strings print raw
+    #[arg(long, value_name = "EXPR")]
+    jq: Option<String>,
+}
+
+const EXAMPLES: &str = "Examples:
+  pf-api GET /health
+  pf-api POST flows/filter -d '{\"limit\": 5}' --jq '.[].name'
+  pf-api POST flow_runs/filter --paginate -d @filter.json | wc -l
+  pf-api PATCH deployments/0b6f5c1e-… -d '{\"paused\": true}'
+  pf-api DELETE variables/name/old-setting";
+
+fn main() -> ExitCode {
+    pf_common::cli::run(|cli: Cli| -> anyhow::Result<i32> {
+        let method = Method::parse(&cli.method).ok_or_else(|| {
+            Error::usage_hint(
+                format!("unknown method '{}'", cli.method),
+                "use GET, POST, PUT, PATCH or DELETE",
+            )
+        })?;
+        if cli.paginate && method != Method::Post {
+            return Err(Error::usage_hint(
+                "--paginate walks POST …/filter endpoints",
+                format!("pf-api POST {} --paginate", cli.path),
+            )
+            .into());
+        }
+        let headers = cli
+            .headers
+            .iter()
+            .map(|h| body::parse_header(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        let body = body::request_body(cli.data.as_deref(), method)?;
+        let mut printer =
+            Printer::new(None, cli.jq.as_deref(), false)?.with_table_mode(TableMode::PrettyJson);
+        let client = cli.connection.client()?;
+        let path = body::api_path(&client, &cli.path);
+        if cli.paginate {
+            let body = body.unwrap_or_else(|| serde_json::json!({}));
+            let source = if path.trim_end_matches('/').ends_with("events/filter") {
+                PageSource::Events { body }
+            } else {
+                PageSource::Offset { path, body }
+            };
+            for page in chain(&client, vec![source], None) {
+                printer.page(&page?, |_| Vec::new())?;
+            }
+            printer.finish()?;
+            return Ok(0);
+        }
+        send(
+            &client,
+            &mut printer,
+            Request::new(method, path),
+            body,
+            headers,
+        )
+    })
+}
+
+fn send(
+    client: &Client,
+    printer: &mut Printer,
+    mut request: Request,
+    body: Option<Value>,
+    headers: Vec<(String, String)>,
+) -> anyhow::Result<i32> {
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let (method, path) = (request.method, request.path.clone());
+    let response = client.send(request)?;
+    if response.is_success() {
+        print_answer(printer, &response.body)?;
+        return Ok(0);
+    }
+    // The server's own answer is what a script debugging a request needs; --jq is for answers.
+    let mut plain = Printer::new(None, None, false)?.with_table_mode(TableMode::PrettyJson);
+    print_answer(&mut plain, &response.body)?;
+    check_status(method, &path, &response)?;
+    Ok(0)
+}
+
+/// A JSON answer through the printer; any other answer as it came.
+fn print_answer(printer: &mut Printer, body: &[u8]) -> pf_common::Result<()> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) => {
+            printer.object(&value, |_| Vec::new())?;
+            printer.finish()
+        }
+        Err(_) => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(body)
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::io("cannot write to stdout", e))
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The related objects each kind is described with.
 
 use pf_common::paging::Pages;
-use pf_common::refs::str_field;
+use pf_common::refs::{self, str_field};
+use pf_common::states::{self, RunKind};
 use pf_common::{Client, Result};
 use serde_json::{Value, json};
 
@@ -31,25 +32,35 @@ pub fn add(client: &Client, kind: Kind, mut object: Value) -> Result<Value> {
                 },
                 None => Value::Null,
             };
-            object["state_history"] = state_history(client, "flow_run_states", "flow_run_id", &id)?;
+            object["state_history"] = Value::Array(states::history(client, RunKind::FlowRun, &id)?);
         }
         Kind::TaskRun => {
-            object["state_history"] = state_history(client, "task_run_states", "task_run_id", &id)?;
+            object["state_history"] = Value::Array(states::history(client, RunKind::TaskRun, &id)?);
         }
         Kind::Deployment => {
             let flow = client.get(&format!("flows/{}", str_field(&object, "flow_id")))?;
             object["flow_name"] = flow.get("name").cloned().unwrap_or(Value::Null);
         }
+        Kind::WorkPool => {
+            let pool = refs::encode_path(str_field(&object, "name"));
+            object["work_queues"] = all(client, &format!("work_pools/{pool}/queues/filter"))?;
+            object["workers"] = all(client, &format!("work_pools/{pool}/workers/filter"))?;
+        }
+        Kind::WorkQueue
+        | Kind::Artifact
+        | Kind::Variable
+        | Kind::Block
+        | Kind::Automation
+        | Kind::Tasks => {}
     }
     Ok(object)
 }
 
-/// Every state a run went through, oldest first.
-pub fn state_history(client: &Client, path: &str, key: &str, id: &str) -> Result<Value> {
-    let mut states = match client.get(&format!("{path}/?{key}={id}"))? {
-        Value::Array(states) => states,
-        _ => Vec::new(),
-    };
-    states.sort_by(|a, b| str_field(a, "timestamp").cmp(str_field(b, "timestamp")));
-    Ok(Value::Array(states))
+/// Every object of a filter endpoint, as one JSON list.
+fn all(client: &Client, path: &str) -> Result<Value> {
+    let mut objects = Vec::new();
+    for page in Pages::new(client, path, json!({}), None) {
+        objects.extend(page?);
+    }
+    Ok(Value::Array(objects))
 }

@@ -1,31 +1,59 @@
-//! The kinds pf-get lists: their flags, validated into a plan, then into a server-side filter.
+//! The kinds pf-get lists: their flags, validated into a [`Plan`] (before any request), then —
+//! once REFs are resolved — into page sources and rows for the shared listing machinery.
+
+use std::collections::BTreeMap;
 
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
-use pf_common::filters::{FilterBody, any_of, name_filter};
-use pf_common::listing::{Join, Listing};
-use pf_common::model::{StateSelector, parse_states, state_filter};
+use pf_common::filters::{FilterBody, any_of};
+use pf_common::listing::Rows;
+use pf_common::paging::{PageSource, Pages};
 use pf_common::time::{parse_time_ago, to_api_time};
-use pf_common::{Client, Error, Result, refs, tables};
-use serde_json::json;
+use pf_common::{Client, Error, Result, refs};
+use serde_json::{Value, json};
+
+use crate::{objects, runs, streams};
 
 #[derive(Debug, Subcommand)]
 pub enum Kind {
     /// Flows (NAME, ID, TAGS, AGE)
-    Flows(FlowsArgs),
+    Flows(runs::FlowsArgs),
     /// Flow runs, newest first (NAME, FLOW NAME, STATE, AGE, START TIME, DURATION, ID)
-    FlowRuns(FlowRunsArgs),
+    FlowRuns(runs::FlowRunsArgs),
     /// Deployments (NAME as FLOW/DEPLOYMENT, ID, WORK POOL, STATUS, TAGS, AGE)
-    Deployments(DeploymentsArgs),
+    Deployments(runs::DeploymentsArgs),
     /// Task runs, newest first (NAME, STATE, AGE, START TIME, DURATION, FLOW RUN ID, ID)
     #[command(alias = "tasks")]
-    TaskRuns(TaskRunsArgs),
+    TaskRuns(runs::TaskRunsArgs),
+    /// Work pools (NAME, TYPE, STATUS, CONCURRENCY, ID, AGE)
+    WorkPools(objects::WorkPoolsArgs),
+    /// Work queues (NAME, POOL, STATUS, PRIORITY, CONCURRENCY, LAST POLLED, ID)
+    WorkQueues(objects::WorkQueuesArgs),
+    /// Workers of one or every work pool (NAME, POOL, STATUS, LAST HEARTBEAT, ID)
+    Workers(objects::WorkersArgs),
+    /// Artifacts, newest first (KEY, TYPE, DESCRIPTION, FLOW RUN ID, AGE, ID)
+    Artifacts(objects::ArtifactsArgs),
+    /// Variables (NAME, VALUE, TAGS, AGE, ID)
+    Variables(objects::VariablesArgs),
+    /// Block documents (NAME as TYPE/NAME, TYPE, ID, AGE)
+    Blocks(objects::BlocksArgs),
+    /// Tag concurrency limits and global concurrency limits (KIND, NAME, LIMIT, ACTIVE SLOTS, ID, AGE)
+    #[command(alias = "limits")]
+    ConcurrencyLimits(objects::LimitsArgs),
+    /// Automations (NAME, ENABLED, TRIGGER, ACTIONS, ID)
+    Automations(objects::AutomationsArgs),
+    /// Events, newest first (OCCURRED, EVENT, RESOURCE, ID)
+    Events(streams::EventsArgs),
+    /// The logs of runs, oldest first (TIMESTAMP, LEVEL, MESSAGE); pf-logs without --follow
+    Logs(streams::LogsArgs),
+    /// Prefect 2 and later have no projects: says what replaced them (exit 2)
+    Projects,
 }
 
 /// `--limit` / `--all`, shared by every kind.
 #[derive(Debug, Args)]
 pub struct Paging {
-    /// Show at most N objects [default: 10 for runs, all for other kinds]
+    /// Show at most N objects [default: 10 for runs, artifacts and events, all for other kinds]
     #[arg(long, value_name = "N", conflicts_with = "all")]
     limit: Option<usize>,
     /// Show every object, walking all pages
@@ -34,232 +62,178 @@ pub struct Paging {
 }
 
 impl Paging {
-    fn limit(&self, default: Option<usize>) -> Option<usize> {
-        if self.all { None } else { self.limit.or(default) }
+    /// The limit in effect, given the kind's default.
+    pub fn limit(&self, default: Option<usize>) -> Option<usize> {
+        if self.all {
+            None
+        } else {
+            self.limit.or(default)
+        }
     }
 }
 
-#[derive(Debug, Args)]
-pub struct FlowsArgs {
-    /// Only flows of this name (repeatable; `*` matches partially)
-    #[arg(long, value_name = "NAME")]
-    name: Vec<String>,
-    /// Only flows with this tag (repeatable: all must match)
-    #[arg(long, value_name = "TAG")]
-    tag: Vec<String>,
-    #[command(flatten)]
-    paging: Paging,
-}
-
-#[derive(Debug, Args)]
-pub struct FlowRunsArgs {
-    /// Only runs of this flow (repeatable)
-    #[arg(long, value_name = "NAME")]
-    flow: Vec<String>,
-    /// Only runs of this deployment (id or FLOW/DEPLOYMENT)
-    #[arg(long, value_name = "REF")]
-    deployment: Option<String>,
-    /// Only runs in this state: a type or a name, case-insensitive (repeatable)
-    #[arg(long, value_name = "STATE")]
-    state: Vec<String>,
-    /// Only runs with this tag (repeatable: all must match)
-    #[arg(long, value_name = "TAG")]
-    tag: Vec<String>,
-    /// Only runs of this name (repeatable; `*` matches partially)
-    #[arg(long, value_name = "NAME")]
-    name: Vec<String>,
-    /// Only runs that have started (--since/--until then apply to the start time)
-    #[arg(long)]
-    started: bool,
-    /// Only runs expected to start (or, with --started, started) at or after: 30m, 2h, 1d, RFC 3339
-    #[arg(long, value_name = "TIME")]
-    since: Option<String>,
-    /// Only runs expected to start (or, with --started, started) at or before this time
-    #[arg(long, value_name = "TIME")]
-    until: Option<String>,
-    /// Sort order: expected-start-time-desc, start-time-desc, start-time-asc, end-time-desc, name-asc, name-desc, id-desc, …
-    #[arg(long, value_name = "ORDER", default_value = "expected-start-time-desc")]
-    sort: String,
-    #[command(flatten)]
-    paging: Paging,
-}
-
-#[derive(Debug, Args)]
-pub struct DeploymentsArgs {
-    /// Only deployments of this flow (repeatable)
-    #[arg(long, value_name = "NAME")]
-    flow: Vec<String>,
-    /// Only deployments of this name (repeatable; `*` matches partially)
-    #[arg(long, value_name = "NAME")]
-    name: Vec<String>,
-    /// Only deployments with this tag (repeatable: all must match)
-    #[arg(long, value_name = "TAG")]
-    tag: Vec<String>,
-    /// Only deployments of this work pool (repeatable)
-    #[arg(long, value_name = "POOL")]
-    work_pool: Vec<String>,
-    #[command(flatten)]
-    paging: Paging,
-}
-
-#[derive(Debug, Args)]
-pub struct TaskRunsArgs {
-    /// Only task runs of this flow run (id or name)
-    #[arg(long, value_name = "REF")]
-    flow_run: Option<String>,
-    /// Only task runs of this flow (repeatable)
-    #[arg(long, value_name = "NAME")]
-    flow: Vec<String>,
-    /// Only task runs of this name (repeatable; `*` matches partially)
-    #[arg(long, value_name = "NAME")]
-    name: Vec<String>,
-    /// Only task runs in this state: a type or a name, case-insensitive (repeatable)
-    #[arg(long, value_name = "STATE")]
-    state: Vec<String>,
-    #[command(flatten)]
-    paging: Paging,
+/// Where a plan's pages come from, once REFs are resolved.
+#[derive(Debug)]
+pub enum Source {
+    /// One `*/filter` endpoint.
+    Filter(&'static str),
+    /// Several `*/filter` endpoints, one after the other, with the same body.
+    Filters(&'static [&'static str]),
+    /// `work_pools/{pool}/{suffix}` of one pool, or of every pool when None.
+    PerPool {
+        pool: Option<String>,
+        suffix: &'static str,
+    },
+    /// `events/filter` with `next_page` tokens (the body goes under `filter`).
+    Events,
 }
 
 /// A kind's flags after validation: everything but what needs the server to resolve.
 #[derive(Debug)]
 pub struct Plan {
-    body: FilterBody,
-    limit: Option<usize>,
-    kind: PlanKind,
-    /// A REF to resolve to an id before listing: (kind, REF, where its id goes).
-    resolve: Option<(refs::RefKind, String, &'static [&'static str])>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum PlanKind {
-    Flows,
-    FlowRuns,
-    Deployments,
-    TaskRuns,
-}
-
-impl Kind {
-    /// Validate flags into a plan: bad times, states and sorts are usage errors (exit 2) here,
-    /// before any request.
-    pub fn listing_settings(&self) -> Result<Plan> {
-        Ok(match self {
-            Kind::Flows(a) => Plan {
-                body: FilterBody::new()
-                    .set(&["sort"], json!("NAME_ASC"))
-                    .set_opt(&["flows", "name"], name_filter(&a.name))
-                    .set_opt(&["flows", "tags", "all_"], non_empty(&a.tag)),
-                limit: a.paging.limit(None),
-                kind: PlanKind::Flows,
-                resolve: None,
-            },
-            Kind::FlowRuns(a) => {
-                let states = parse_states(&a.state)?;
-                let time_field = if a.started { "start_time" } else { "expected_start_time" };
-                let mut body = FilterBody::new()
-                    .set(&["sort"], json!(parse_sort(&a.sort, FLOW_RUN_SORTS)?))
-                    .set_opt(&["flows", "name"], any_names(&a.flow))
-                    .set_opt(&["flow_runs", "name"], name_filter(&a.name))
-                    .set_opt(&["flow_runs", "state"], state_filter(&states))
-                    .set_opt(&["flow_runs", "tags", "all_"], non_empty(&a.tag))
-                    .set_opt(&["flow_runs", time_field, "after_"], time_value(a.since.as_deref())?)
-                    .set_opt(&["flow_runs", time_field, "before_"], time_value(a.until.as_deref())?);
-                if a.started {
-                    body.insert(&["flow_runs", "start_time", "is_null_"], json!(false));
-                }
-                Plan {
-                    body,
-                    limit: a.paging.limit(Some(10)),
-                    kind: PlanKind::FlowRuns,
-                    resolve: a
-                        .deployment
-                        .clone()
-                        .map(|d| (refs::DEPLOYMENT, d, &["flow_runs", "deployment_id", "any_"][..])),
-                }
-            }
-            Kind::Deployments(a) => Plan {
-                body: FilterBody::new()
-                    .set(&["sort"], json!("NAME_ASC"))
-                    .set_opt(&["flows", "name"], any_names(&a.flow))
-                    .set_opt(&["deployments", "name"], name_filter(&a.name))
-                    .set_opt(&["deployments", "tags", "all_"], non_empty(&a.tag))
-                    .set_opt(&["work_pools", "name"], any_names(&a.work_pool)),
-                limit: a.paging.limit(None),
-                kind: PlanKind::Deployments,
-                resolve: None,
-            },
-            Kind::TaskRuns(a) => {
-                let states: Vec<StateSelector> = parse_states(&a.state)?;
-                Plan {
-                    body: FilterBody::new()
-                        .set(&["sort"], json!("EXPECTED_START_TIME_DESC"))
-                        .set_opt(&["flows", "name"], any_names(&a.flow))
-                        .set_opt(&["task_runs", "name"], name_filter(&a.name))
-                        .set_opt(&["task_runs", "state"], state_filter(&states)),
-                    limit: a.paging.limit(Some(10)),
-                    kind: PlanKind::TaskRuns,
-                    resolve: a
-                        .flow_run
-                        .clone()
-                        .map(|r| (refs::FLOW_RUN, r, &["task_runs", "flow_run_id", "any_"][..])),
-                }
-            }
-        })
-    }
+    pub body: FilterBody,
+    pub limit: Option<usize>,
+    pub source: Source,
+    pub rows: Rows,
+    /// REFs to resolve to ids before listing: (kind, REF, the body path whose `any_` list the
+    /// id joins).
+    pub resolve: Vec<(refs::RefKind, String, &'static [&'static str])>,
 }
 
 impl Plan {
-    /// Resolve REF flags (a deployment, a flow run) to ids and build the listing.
-    pub fn into_listing(mut self, client: &Client) -> Result<Listing> {
-        if let Some((kind, reference, path)) = &self.resolve {
-            let object = refs::resolve(client, kind, reference)?;
-            let id = refs::str_field(&object, "id").to_string();
-            self.body.insert(path, json!([id]));
+    /// A plan over one filter endpoint.
+    pub fn filter(path: &'static str, body: FilterBody, limit: Option<usize>, rows: Rows) -> Plan {
+        Plan {
+            body,
+            limit,
+            source: Source::Filter(path),
+            rows,
+            resolve: Vec::new(),
         }
-        let (path, columns, join, row): (_, _, _, fn(&_, &_) -> _) = match self.kind {
-            PlanKind::Flows => ("flows/filter", tables::FLOW_COLUMNS, Join::None, tables::flow_row),
-            PlanKind::FlowRuns => {
-                ("flow_runs/filter", tables::FLOW_RUN_COLUMNS, Join::FlowNames, tables::flow_run_row)
-            }
-            PlanKind::Deployments => {
-                ("deployments/filter", tables::DEPLOYMENT_COLUMNS, Join::FlowNames, tables::deployment_row)
-            }
-            PlanKind::TaskRuns => ("task_runs/filter", tables::TASK_RUN_COLUMNS, Join::None, tables::task_run_row),
+    }
+
+    /// Also resolve `reference` (when given) and filter on its id at `path`.
+    pub fn resolving(
+        mut self,
+        kind: refs::RefKind,
+        references: impl IntoIterator<Item = String>,
+        path: &'static [&'static str],
+    ) -> Plan {
+        self.resolve
+            .extend(references.into_iter().map(|r| (kind, r, path)));
+        self
+    }
+
+    /// Resolve REF flags to ids and turn the plan into page sources.
+    pub fn into_sources(
+        mut self,
+        client: &Client,
+    ) -> Result<(Vec<PageSource>, Option<usize>, Rows)> {
+        let mut ids: BTreeMap<&'static [&'static str], Vec<String>> = BTreeMap::new();
+        for (kind, reference, path) in &self.resolve {
+            let object = refs::resolve(client, kind, reference)?;
+            ids.entry(*path)
+                .or_default()
+                .push(refs::str_field(&object, "id").to_string());
+        }
+        for (path, ids) in ids {
+            self.body.insert(path, json!(ids));
+        }
+        let body = self.body.into_value();
+        let offset = |path: String| PageSource::Offset {
+            path,
+            body: body.clone(),
         };
-        Ok(Listing { path, body: self.body.into_value(), limit: self.limit, columns, join, row })
+        let sources = match self.source {
+            Source::Filter(path) => vec![offset(path.to_string())],
+            Source::Filters(paths) => paths.iter().map(|p| offset(p.to_string())).collect(),
+            Source::PerPool {
+                pool: Some(pool),
+                suffix,
+            } => {
+                let pool = refs::resolve(client, &refs::WORK_POOL, &pool)?;
+                vec![offset(pool_path(refs::str_field(&pool, "name"), suffix))]
+            }
+            Source::PerPool { pool: None, suffix } => {
+                let mut sources = Vec::new();
+                for page in Pages::new(client, "work_pools/filter", json!({}), None) {
+                    for pool in page? {
+                        sources.push(offset(pool_path(refs::str_field(&pool, "name"), suffix)));
+                    }
+                }
+                sources
+            }
+            Source::Events => vec![PageSource::Events {
+                body: json!({ "filter": body }),
+            }],
+        };
+        Ok((sources, self.limit, self.rows))
     }
 }
 
-const FLOW_RUN_SORTS: &[&str] = &[
-    "ID_DESC",
-    "START_TIME_ASC",
-    "START_TIME_DESC",
-    "EXPECTED_START_TIME_ASC",
-    "EXPECTED_START_TIME_DESC",
-    "NAME_ASC",
-    "NAME_DESC",
-    "NEXT_SCHEDULED_START_TIME_ASC",
-    "END_TIME_DESC",
-];
+fn pool_path(pool: &str, suffix: &str) -> String {
+    format!("work_pools/{}/{suffix}", refs::encode_path(pool))
+}
 
-fn parse_sort(value: &str, allowed: &[&str]) -> Result<String> {
+impl Kind {
+    /// Validate flags into a plan: bad times, states, levels and sorts are usage errors (exit 2)
+    /// here, before any request.
+    pub fn plan(&self) -> Result<Plan> {
+        match self {
+            Kind::Flows(a) => Ok(a.plan()),
+            Kind::FlowRuns(a) => a.plan(),
+            Kind::Deployments(a) => Ok(a.plan()),
+            Kind::TaskRuns(a) => a.plan(),
+            Kind::WorkPools(a) => Ok(a.plan()),
+            Kind::WorkQueues(a) => Ok(a.plan()),
+            Kind::Workers(a) => Ok(a.plan()),
+            Kind::Artifacts(a) => Ok(a.plan()),
+            Kind::Variables(a) => Ok(a.plan()),
+            Kind::Blocks(a) => Ok(a.plan()),
+            Kind::ConcurrencyLimits(a) => Ok(a.plan()),
+            Kind::Automations(a) => Ok(a.plan()),
+            Kind::Events(a) => a.plan(),
+            Kind::Logs(a) => a.plan(),
+            Kind::Projects => Err(Error::usage_hint(
+                "Prefect 2 and later have no projects",
+                "group flows with tags (pf-get flows --tag TAG), route runs with work pools \
+                 (pf-get work-pools), and separate teams with Prefect Cloud workspaces (pf-auth)",
+            )),
+        }
+    }
+}
+
+/// Parse a `--sort` value (`start-time-desc`) against the server's sort names.
+pub fn parse_sort(value: &str, allowed: &[&str]) -> Result<String> {
     let normalized = value.trim().to_ascii_uppercase().replace('-', "_");
     if allowed.contains(&normalized.as_str()) {
         return Ok(normalized);
     }
     Err(Error::usage_hint(
         format!("unknown sort order '{value}'"),
-        format!("use one of: {}", allowed.iter().map(|s| s.to_lowercase().replace('_', "-")).collect::<Vec<_>>().join(", ")),
+        format!(
+            "use one of: {}",
+            allowed
+                .iter()
+                .map(|s| s.to_lowercase().replace('_', "-"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     ))
 }
 
-fn non_empty(values: &[String]) -> Option<serde_json::Value> {
+/// The values as a JSON list, or None when there are none.
+pub fn non_empty(values: &[String]) -> Option<Value> {
     (!values.is_empty()).then(|| json!(values))
 }
 
-fn any_names(names: &[String]) -> Option<serde_json::Value> {
+/// `{"any_": names}`, or None when there are none.
+pub fn any_names(names: &[String]) -> Option<Value> {
     (!names.is_empty()).then(|| any_of(names.iter().cloned()))
 }
 
-fn time_value(text: Option<&str>) -> Result<Option<serde_json::Value>> {
-    text.map(|t| parse_time_ago(t).map(|ts: Timestamp| json!(to_api_time(ts)))).transpose()
+/// A `--since`/`--until` value as an API time.
+pub fn time_value(text: Option<&str>) -> Result<Option<Value>> {
+    text.map(|t| parse_time_ago(t).map(|ts: Timestamp| json!(to_api_time(ts))))
+        .transpose()
 }

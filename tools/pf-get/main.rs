@@ -1,11 +1,16 @@
 //! pf-get: list Prefect objects as a table on a terminal, NDJSON in a pipe.
 
 mod kinds;
+mod objects;
+mod runs;
+mod streams;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use pf_common::cli::{ConnectionArgs, OutputArgs};
+use pf_common::listing::print_pages;
+use pf_common::paging::chain;
 
 /// List Prefect objects: a table on a terminal, NDJSON (or TSV) in a pipe.
 ///
@@ -26,16 +31,18 @@ const EXAMPLES: &str = "Examples:
   pf-get flow-runs --state failed --since 1d
   pf-get flow-runs --all --jq 'select(.total_run_time > 600) | .name'
   pf-get deployments --flow etl -o tsv --header
+  pf-get workers --pool default --status online
+  pf-get events --since 1h --event prefect.flow-run.Failed
+  pf-get logs --flow-run turquoise-gazelle --level warning
   pf-get flow-runs --state failed --since 1d | pf-state retry";
 
 fn main() -> ExitCode {
     pf_common::cli::run(|cli: Cli| -> anyhow::Result<i32> {
-        let listing = cli.kind.listing_settings()?;
+        let plan = cli.kind.plan()?;
         let mut printer = cli.output.printer()?;
         let client = cli.connection.client()?;
-        let listing = listing.into_listing(&client)?;
-        pf_common::listing::print_listing(&client, &mut printer, listing)?;
+        let (sources, limit, rows) = plan.into_sources(&client)?;
+        print_pages(&client, &mut printer, chain(&client, sources, limit), &rows)?;
         Ok(0)
     })
 }
-

@@ -1,0 +1,253 @@
+//! Work pools, work queues, workers, artifacts, variables, blocks, concurrency limits and
+//! automations.
+
+use clap::Args;
+use pf_common::filters::{FilterBody, name_filter};
+use pf_common::listing::{Join, Rows};
+use pf_common::{refs, tables};
+use serde_json::json;
+
+use crate::kinds::{Paging, Plan, Source, any_names, non_empty};
+
+#[derive(Debug, Args)]
+pub struct WorkPoolsArgs {
+    /// Only pools of this name (repeatable)
+    #[arg(long, value_name = "NAME")]
+    name: Vec<String>,
+    /// Only pools of this type: process, docker, kubernetes, … (repeatable)
+    #[arg(long = "type", value_name = "TYPE")]
+    pool_type: Vec<String>,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+impl WorkPoolsArgs {
+    pub fn plan(&self) -> Plan {
+        let body = FilterBody::new()
+            .set_opt(&["work_pools", "name"], any_names(&self.name))
+            .set_opt(&["work_pools", "type"], any_names(&self.pool_type));
+        let rows = Rows {
+            columns: tables::WORK_POOL_COLUMNS,
+            join: Join::None,
+            row: tables::work_pool_row,
+        };
+        Plan::filter("work_pools/filter", body, self.paging.limit(None), rows)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WorkQueuesArgs {
+    /// Only queues of this work pool (name or id)
+    #[arg(long, value_name = "POOL")]
+    pool: Option<String>,
+    /// Only queues of this name (repeatable)
+    #[arg(long, value_name = "NAME")]
+    name: Vec<String>,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+impl WorkQueuesArgs {
+    pub fn plan(&self) -> Plan {
+        let body = FilterBody::new().set_opt(&["work_queues", "name"], any_names(&self.name));
+        let rows = Rows {
+            columns: tables::WORK_QUEUE_COLUMNS,
+            join: Join::None,
+            row: tables::work_queue_row,
+        };
+        let source = match &self.pool {
+            Some(pool) => Source::PerPool {
+                pool: Some(pool.clone()),
+                suffix: "queues/filter",
+            },
+            None => Source::Filter("work_queues/filter"),
+        };
+        Plan {
+            body,
+            limit: self.paging.limit(None),
+            source,
+            rows,
+            resolve: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WorkersArgs {
+    /// Only workers of this work pool (name or id) [default: every pool]
+    #[arg(long, value_name = "POOL")]
+    pool: Option<String>,
+    /// Only workers with this status: online or offline
+    #[arg(long, value_name = "STATUS", value_parser = ["online", "offline"])]
+    status: Option<String>,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+impl WorkersArgs {
+    pub fn plan(&self) -> Plan {
+        let body = FilterBody::new().set_opt(
+            &["workers", "status", "any_"],
+            self.status
+                .as_ref()
+                .map(|s| json!([s.to_ascii_uppercase()])),
+        );
+        let rows = Rows {
+            columns: tables::WORKER_COLUMNS,
+            join: Join::WorkPoolNames,
+            row: tables::worker_row,
+        };
+        let source = Source::PerPool {
+            pool: self.pool.clone(),
+            suffix: "workers/filter",
+        };
+        Plan {
+            body,
+            limit: self.paging.limit(None),
+            source,
+            rows,
+            resolve: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactsArgs {
+    /// Only artifacts with this key (repeatable; `*` matches partially)
+    #[arg(long, value_name = "KEY")]
+    key: Vec<String>,
+    /// Only artifacts of this flow run (id or name)
+    #[arg(long, value_name = "REF")]
+    flow_run: Option<String>,
+    /// Only artifacts of this type: markdown, table, link, progress, image, result (repeatable)
+    #[arg(long = "type", value_name = "TYPE")]
+    artifact_type: Vec<String>,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+impl ArtifactsArgs {
+    pub fn plan(&self) -> Plan {
+        let body = FilterBody::new()
+            .set(&["sort"], json!("CREATED_DESC"))
+            .set_opt(&["artifacts", "key"], name_filter(&self.key))
+            .set_opt(&["artifacts", "type"], any_names(&self.artifact_type));
+        let rows = Rows {
+            columns: tables::ARTIFACT_COLUMNS,
+            join: Join::None,
+            row: tables::artifact_row,
+        };
+        Plan::filter("artifacts/filter", body, self.paging.limit(Some(10)), rows).resolving(
+            refs::FLOW_RUN,
+            self.flow_run.clone(),
+            &["artifacts", "flow_run_id", "any_"],
+        )
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VariablesArgs {
+    /// Only variables of this name (repeatable; `*` matches partially)
+    #[arg(long, value_name = "NAME")]
+    name: Vec<String>,
+    /// Only variables with this tag (repeatable: all must match)
+    #[arg(long, value_name = "TAG")]
+    tag: Vec<String>,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+impl VariablesArgs {
+    pub fn plan(&self) -> Plan {
+        let body = FilterBody::new()
+            .set(&["sort"], json!("NAME_ASC"))
+            .set_opt(&["variables", "name"], name_filter(&self.name))
+            .set_opt(&["variables", "tags", "all_"], non_empty(&self.tag));
+        let rows = Rows {
+            columns: tables::VARIABLE_COLUMNS,
+            join: Join::None,
+            row: tables::variable_row,
+        };
+        Plan::filter("variables/filter", body, self.paging.limit(None), rows)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BlocksArgs {
+    /// Only blocks of this type, by slug: secret, json, … (repeatable)
+    #[arg(long = "type", value_name = "SLUG")]
+    block_type: Vec<String>,
+    /// Only blocks of this name (repeatable; `*` matches partially)
+    #[arg(long, value_name = "NAME")]
+    name: Vec<String>,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+impl BlocksArgs {
+    pub fn plan(&self) -> Plan {
+        let body = FilterBody::new()
+            .set(&["sort"], json!("BLOCK_TYPE_AND_NAME_ASC"))
+            .set_opt(&["block_types", "slug"], any_names(&self.block_type))
+            .set_opt(&["block_documents", "name"], name_filter(&self.name));
+        let rows = Rows {
+            columns: tables::BLOCK_COLUMNS,
+            join: Join::None,
+            row: tables::block_row,
+        };
+        Plan::filter(
+            "block_documents/filter",
+            body,
+            self.paging.limit(None),
+            rows,
+        )
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LimitsArgs {
+    #[command(flatten)]
+    paging: Paging,
+}
+
+impl LimitsArgs {
+    pub fn plan(&self) -> Plan {
+        let rows = Rows {
+            columns: tables::CONCURRENCY_LIMIT_COLUMNS,
+            join: Join::None,
+            row: tables::concurrency_limit_row,
+        };
+        Plan {
+            body: FilterBody::new(),
+            limit: self.paging.limit(None),
+            // Prefect 3 keeps tag limits as global limits named `tag:NAME` (and its v1 endpoint
+            // pages over those): read v2 first; v1 then adds what only an older server has.
+            source: Source::Filters(&["v2/concurrency_limits/filter", "concurrency_limits/filter"]),
+            rows,
+            resolve: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AutomationsArgs {
+    /// Only automations of this name (repeatable)
+    #[arg(long, value_name = "NAME")]
+    name: Vec<String>,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+impl AutomationsArgs {
+    pub fn plan(&self) -> Plan {
+        let body = FilterBody::new()
+            .set(&["sort"], json!("NAME_ASC"))
+            .set_opt(&["automations", "name"], any_names(&self.name));
+        let rows = Rows {
+            columns: tables::AUTOMATION_COLUMNS,
+            join: Join::None,
+            row: tables::automation_row,
+        };
+        Plan::filter("automations/filter", body, self.paging.limit(None), rows)
+    }
+}

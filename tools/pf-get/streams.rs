@@ -1,0 +1,146 @@
+//! Events (token pages of `/events/filter`) and run logs (`/logs/filter`, as pf-logs reads them).
+
+use clap::Args;
+use pf_common::filters::FilterBody;
+use pf_common::listing::{Join, Rows};
+use pf_common::logs::{LogQuery, parse_level};
+use pf_common::time::parse_time_ago;
+use pf_common::{Error, Result, refs, tables};
+use serde_json::{Value, json};
+
+use crate::kinds::{Paging, Plan, Source, time_value};
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only events that occurred at or after: 30m, 2h, 1d, RFC 3339 [default: the server's retention]
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only events that occurred at or before this time
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only events of this resource: prefect.flow-run.<id>; a trailing `*` matches a prefix: prefect.deployment.* (repeatable)
+    #[arg(long, value_name = "ID")]
+    resource: Vec<String>,
+    /// Only events of this name: prefect.flow-run.Failed; a trailing `*` matches a prefix: prefect.flow-run.* (repeatable)
+    #[arg(long, value_name = "EVENT")]
+    event: Vec<String>,
+    /// Oldest first instead of newest first
+    #[arg(long)]
+    reverse: bool,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+impl EventsArgs {
+    pub fn plan(&self) -> Result<Plan> {
+        let mut body = FilterBody::new();
+        split_exact_and_prefixes(&mut body, "resource", "id", "id_prefix", &self.resource);
+        split_exact_and_prefixes(&mut body, "event", "name", "prefix", &self.event);
+        let body = body
+            .set(&["order"], json!(if self.reverse { "ASC" } else { "DESC" }))
+            .set_opt(&["occurred", "since"], time_value(self.since.as_deref())?)
+            .set_opt(&["occurred", "until"], time_value(self.until.as_deref())?);
+        let rows = Rows {
+            columns: tables::EVENT_COLUMNS,
+            join: Join::None,
+            row: tables::event_row,
+        };
+        Ok(Plan {
+            body,
+            limit: self.paging.limit(Some(10)),
+            source: Source::Events,
+            rows,
+            resolve: Vec::new(),
+        })
+    }
+}
+
+/// Values ending in `*` go to the `prefix_key` list of `filter`, the others to its exact list.
+fn split_exact_and_prefixes(
+    body: &mut FilterBody,
+    filter: &str,
+    exact_key: &str,
+    prefix_key: &str,
+    values: &[String],
+) {
+    let (prefixes, exact): (Vec<&String>, Vec<&String>) =
+        values.iter().partition(|v| v.ends_with('*'));
+    if !exact.is_empty() {
+        body.insert(&[filter, exact_key], json!(exact));
+    }
+    if !prefixes.is_empty() {
+        let prefixes: Vec<&str> = prefixes.iter().map(|p| p.trim_end_matches('*')).collect();
+        body.insert(&[filter, prefix_key], json!(prefixes));
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Logs of this flow run: id or name (repeatable)
+    #[arg(long, visible_alias = "name", value_name = "REF")]
+    flow_run: Vec<String>,
+    /// Only logs of this task run (id or name)
+    #[arg(long, value_name = "REF")]
+    task_run: Option<String>,
+    /// Only logs at or above this level: debug, info, warning, error, critical, or a number
+    #[arg(long, value_name = "LEVEL", conflicts_with = "info")]
+    level: Option<String>,
+    /// Only INFO and above (same as --level info)
+    #[arg(long)]
+    info: bool,
+    /// Only logs at or after this time: 30m, 2h, 1d, RFC 3339
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only logs whose text contains this (server-side search)
+    #[arg(long, value_name = "TEXT")]
+    search: Option<String>,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+impl LogsArgs {
+    pub fn plan(&self) -> Result<Plan> {
+        if self.flow_run.is_empty() && self.task_run.is_none() {
+            return Err(Error::usage_hint(
+                "pf-get logs needs a run",
+                "pf-get logs --flow-run REF (or --task-run REF); follow a running one with pf-logs --follow",
+            ));
+        }
+        let level = if self.info {
+            Some("info")
+        } else {
+            self.level.as_deref()
+        };
+        let query = LogQuery {
+            min_level: level.map(parse_level).transpose()?,
+            since: self.since.as_deref().map(parse_time_ago).transpose()?,
+            text: self.search.clone(),
+            ..LogQuery::default()
+        };
+        // The same body pf-logs sends; the runs' ids join it once resolved.
+        let mut body = FilterBody::new();
+        if let Value::Object(fields) = query.body(None, "TIMESTAMP_ASC") {
+            for (key, value) in fields {
+                body.insert(&[key.as_str()], value);
+            }
+        }
+        let rows = Rows {
+            columns: tables::LOG_COLUMNS,
+            join: Join::None,
+            row: tables::log_row,
+        };
+        Ok(
+            Plan::filter("logs/filter", body, self.paging.limit(None), rows)
+                .resolving(
+                    refs::FLOW_RUN,
+                    self.flow_run.clone(),
+                    &["logs", "flow_run_id", "any_"],
+                )
+                .resolving(
+                    refs::TASK_RUN,
+                    self.task_run.clone(),
+                    &["logs", "task_run_id", "any_"],
+                ),
+        )
+    }
+}
