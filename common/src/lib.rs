@@ -13,6 +13,7 @@
 //! - [`model`]: what the tools know about Prefect objects (states, columns)
 //! - [`params`]: `KEY=JSON` flags and parameter checks against a flow's schema
 //! - [`runs`]: creating flow runs (idempotently) and watching their states and logs
+//! - [`logs`], [`logstream`], [`follow`]: reading, streaming, following and writing run logs
 //! - [`states`]: proposing run states (`set_state`) and reading state histories
 
 pub mod cli;
@@ -21,10 +22,12 @@ pub mod cloud;
 pub mod config;
 pub mod error;
 pub mod filters;
+pub mod follow;
 pub mod input;
 pub mod jq;
 pub mod listing;
 pub mod logs;
+pub mod logstream;
 pub mod model;
 pub mod output;
 pub mod paging;

@@ -1,7 +1,9 @@
-//! Run logs: the filter for `/logs/filter`, and a poller that hands out each new log record
-//! exactly once (timestamp cursor with a look-back window, de-duplicated by log id).
+//! Run logs: the filter for `/logs/filter`, a poller that hands out each new log record
+//! exactly once (timestamp cursor with a look-back window, de-duplicated by log id), how a
+//! record looks on a terminal, and sending records into a run.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
@@ -9,6 +11,7 @@ use serde_json::{Value, json};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::filters::FilterBody;
+use crate::output::Style;
 use crate::paging::Pages;
 use crate::time::{parse_api_time, to_api_time};
 
@@ -112,6 +115,8 @@ pub struct LogPoller {
     cursor: Option<Timestamp>,
     /// Ids handed out within the look-back window, with their timestamps.
     seen: HashMap<String, Timestamp>,
+    /// After a lost connection: keep looking back from here until the instant passes.
+    hold: Option<(Timestamp, Instant)>,
 }
 
 impl LogPoller {
@@ -121,12 +126,27 @@ impl LogPoller {
             query,
             cursor: None,
             seen: HashMap::new(),
+            hold: None,
+        }
+    }
+
+    /// Where the next poll starts: the cursor less the look-back window, or further back while
+    /// a hold is in force.
+    fn poll_start(&mut self) -> Option<Timestamp> {
+        let start = self.cursor.map(|c| c - LOOK_BACK);
+        match self.hold {
+            Some((_, until)) if Instant::now() >= until => {
+                self.hold = None;
+                start
+            }
+            Some((from, _)) => Some(start.map_or(from, |s| s.min(from))),
+            None => start,
         }
     }
 
     /// Fetch the records not handed out yet (all pages), oldest first.
     pub fn poll(&mut self, client: &Client) -> Result<Vec<Value>> {
-        let after = self.cursor.map(|c| c - LOOK_BACK);
+        let after = self.poll_start();
         let mut fresh = Vec::new();
         for page in Pages::new(
             client,
@@ -135,17 +155,21 @@ impl LogPoller {
             None,
         ) {
             for record in page? {
-                if let Some(new) = self.admit(record) {
+                // The page starts at `after`, so the window check is already done.
+                if let Some(new) = self.accept(record, false) {
                     fresh.push(new);
                 }
             }
         }
-        self.forget_old();
+        self.forget_old(after);
         Ok(fresh)
     }
 
-    /// Accept a record from any source (polling or a websocket): returns it when it is new.
-    pub fn admit(&mut self, record: Value) -> Option<Value> {
+    /// Accept a record that arrived live (the `/logs/out` websocket): returns it unless it was
+    /// handed out already. Unlike [`LogPoller::admit`] it does not move the cursor, so polling
+    /// still finds every record the stream missed (the stream drops records when a subscriber
+    /// falls behind, and says nothing while the server does not publish).
+    pub fn admit_streamed(&mut self, record: Value) -> Option<Value> {
         let id = record.get("id").and_then(Value::as_str)?.to_string();
         let ts = record
             .get("timestamp")
@@ -154,8 +178,47 @@ impl LogPoller {
         if self.seen.contains_key(&id) {
             return None;
         }
-        if let Some(cursor) = self.cursor
-            && ts < cursor - LOOK_BACK
+        self.seen.insert(id, ts);
+        Some(record)
+    }
+
+    /// After a lost connection, keep polling from the current point for `how_long`: clients
+    /// buffer logs while the server is away and send them late, with their old timestamps,
+    /// possibly after newer ones have moved the cursor on.
+    pub fn hold_here(&mut self, how_long: Duration) {
+        let from = self.poll_start();
+        if let Some(from) = from {
+            let until = Instant::now() + how_long;
+            self.hold = Some(match self.hold {
+                Some((held, _)) => (held.min(from), until),
+                None => (from, until),
+            });
+        }
+    }
+
+    /// The timestamp of the newest record polled so far.
+    pub fn cursor(&self) -> Option<Timestamp> {
+        self.cursor
+    }
+
+    /// Accept a record from any source (polling or a websocket): returns it when it is new.
+    pub fn admit(&mut self, record: Value) -> Option<Value> {
+        self.accept(record, true)
+    }
+
+    fn accept(&mut self, record: Value, check_window: bool) -> Option<Value> {
+        let id = record.get("id").and_then(Value::as_str)?.to_string();
+        let ts = record
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .and_then(parse_api_time)?;
+        if self.seen.contains_key(&id) {
+            return None;
+        }
+        let held = self.hold.map(|(from, _)| from);
+        if check_window
+            && let Some(cursor) = self.cursor
+            && ts < held.map_or(cursor - LOOK_BACK, |h| h.min(cursor - LOOK_BACK))
         {
             // Older than the window: it was handed out before the window moved on.
             return None;
@@ -165,9 +228,10 @@ impl LogPoller {
         Some(record)
     }
 
-    fn forget_old(&mut self) {
-        if let Some(cursor) = self.cursor {
-            let horizon = cursor - LOOK_BACK - LOOK_BACK;
+    /// Forget ids no later poll can return: polls never start before this one did.
+    fn forget_old(&mut self, started: Option<Timestamp>) {
+        if let Some(horizon) = started {
+            let horizon = horizon - LOOK_BACK;
             self.seen.retain(|_, ts| *ts >= horizon);
         }
     }
@@ -178,27 +242,260 @@ impl LogPoller {
     }
 }
 
-/// One log record as a terminal line: local `HH:MM:SS`, the level (coloured when `color`), the
-/// message.
-pub fn log_line(record: &Value, color: bool) -> String {
+/// The column headers of the terminal form of logs ([`render_line`]).
+pub const HEADERS: [&str; 3] = ["TIMESTAMP", "LEVEL", "MESSAGE"];
+
+/// Width of the TIMESTAMP column (`2024-05-01 14:03:07.123`).
+const TIMESTAMP_WIDTH: usize = 23;
+/// Width of the LEVEL column (`CRITICAL`).
+const LEVEL_WIDTH: usize = 8;
+
+/// The header line of the terminal form, with a FLOW RUN column `run_width` wide when lines
+/// carry a run name.
+pub fn render_header(run_width: Option<usize>) -> String {
+    let run = run_width
+        .map(|w| format!("{:w$}  ", "FLOW RUN"))
+        .unwrap_or_default();
+    format!(
+        "{run}{:TIMESTAMP_WIDTH$}  {:LEVEL_WIDTH$}  {}",
+        HEADERS[0], HEADERS[1], HEADERS[2]
+    )
+}
+
+/// One record as terminal lines: local time with milliseconds, the level (coloured when
+/// `color`), the message; lines of a multi-line message (tracebacks) are indented under it.
+/// `run` is the flow run's name and the width of its column, when lines carry one.
+///
+/// ```
+/// use serde_json::json;
+/// let record = json!({"level": 40, "message": "boom\nline 2", "timestamp": "2024-05-01T12:00:00Z"});
+/// let text = pf_common::logs::render_line(&record, None, false);
+/// let lines: Vec<&str> = text.lines().collect();
+/// assert!(lines[0].ends_with("  ERROR     boom"));
+/// assert_eq!(lines[1].trim_start(), "line 2");
+/// assert_eq!(lines[1].len() - "line 2".len(), lines[0].len() - "boom".len());
+/// ```
+pub fn render_line(record: &Value, run: Option<(&str, usize)>, color: bool) -> String {
     let time = record
         .get("timestamp")
         .and_then(Value::as_str)
         .and_then(parse_api_time)
         .map(|t| {
             t.to_zoned(jiff::tz::TimeZone::system())
-                .strftime("%H:%M:%S")
+                .strftime("%Y-%m-%d %H:%M:%S%.3f")
                 .to_string()
         })
         .unwrap_or_default();
-    let level = level_name(record.get("level").and_then(Value::as_u64).unwrap_or(0));
+    let level = record
+        .get("level")
+        .and_then(Value::as_u64)
+        .map(level_name)
+        .unwrap_or_default();
+    let styled_level = Style::for_log_level(&level).paint(&format!("{level:LEVEL_WIDTH$}"), color);
+    let prefix = run
+        .map(|(name, w)| format!("{name:w$}  "))
+        .unwrap_or_default();
+    let indent = " ".repeat(prefix.chars().count() + TIMESTAMP_WIDTH + 2 + LEVEL_WIDTH + 2);
     let message = record
         .get("message")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let style = crate::output::Style::for_log_level(&level);
-    format!(
-        "{time} {} {message}",
-        style.paint(&format!("{level:<8}"), color)
-    )
+    let mut out = String::new();
+    for (i, line) in message
+        .trim_end_matches(['\n', '\r'])
+        .split('\n')
+        .enumerate()
+    {
+        let line = line.trim_end_matches('\r');
+        if i == 0 {
+            out.push_str(&format!(
+                "{prefix}{time:TIMESTAMP_WIDTH$}  {styled_level}  {line}"
+            ));
+        } else {
+            out.push('\n');
+            out.push_str(&indent);
+            out.push_str(line);
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// Read logs once: oldest first, the first `head` or the last `tail` records, or all of them
+/// (paged, each page handed to `page` as it arrives).
+pub fn read_logs(
+    client: &Client,
+    query: &LogQuery,
+    head: Option<usize>,
+    tail: Option<usize>,
+    mut page: impl FnMut(Vec<Value>) -> Result<()>,
+) -> Result<()> {
+    if let Some(n) = tail {
+        let mut newest = Vec::new();
+        for chunk in Pages::new(
+            client,
+            "logs/filter",
+            query.body(None, "TIMESTAMP_DESC"),
+            Some(n),
+        ) {
+            newest.extend(chunk?);
+        }
+        newest.reverse();
+        return page(newest);
+    }
+    for chunk in Pages::new(
+        client,
+        "logs/filter",
+        query.body(None, "TIMESTAMP_ASC"),
+        head,
+    ) {
+        page(chunk?)?;
+    }
+    Ok(())
+}
+
+/// Most records sent in one `POST /logs/`.
+pub const WRITE_BATCH: usize = 200;
+/// Most message bytes sent in one `POST /logs/` (the server takes a few MB).
+const WRITE_BATCH_BYTES: usize = 1 << 20;
+
+/// Sends log lines into a flow run (`POST /logs/`) in batches, each with a timestamp later
+/// than the one before, so `/logs/filter` returns them in the order they were written.
+#[derive(Debug)]
+pub struct LogWriter<'c> {
+    client: &'c Client,
+    flow_run_id: String,
+    task_run_id: Option<String>,
+    level: u64,
+    name: String,
+    pending: Vec<Value>,
+    pending_bytes: usize,
+    last: Option<Timestamp>,
+    sent: usize,
+}
+
+impl<'c> LogWriter<'c> {
+    /// A writer of records at `level` into a flow run (and optionally one of its task runs),
+    /// with logger name `name`.
+    pub fn new(
+        client: &'c Client,
+        flow_run_id: &str,
+        task_run_id: Option<&str>,
+        level: u64,
+        name: &str,
+    ) -> Self {
+        LogWriter {
+            client,
+            flow_run_id: flow_run_id.to_string(),
+            task_run_id: task_run_id.map(str::to_string),
+            level,
+            name: name.to_string(),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            last: None,
+            sent: 0,
+        }
+    }
+
+    /// Queue one record, timestamped now; sends a batch when one is full.
+    pub fn push(&mut self, message: &str) -> Result<()> {
+        let now = Timestamp::now();
+        let ts = match self.last {
+            Some(last) if now <= last => last + SignedDuration::from_micros(1),
+            _ => now,
+        };
+        self.last = Some(ts);
+        self.pending_bytes += message.len();
+        self.pending.push(json!({
+            "name": self.name,
+            "level": self.level,
+            "message": message,
+            "timestamp": to_api_time(ts),
+            "flow_run_id": self.flow_run_id,
+            "task_run_id": self.task_run_id,
+        }));
+        if self.pending.len() >= WRITE_BATCH || self.pending_bytes >= WRITE_BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// How many records wait to be sent.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// How many records were sent so far.
+    pub fn sent(&self) -> usize {
+        self.sent
+    }
+
+    /// Send what is queued.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = Value::Array(std::mem::take(&mut self.pending));
+        let count = batch.as_array().map_or(0, Vec::len);
+        self.pending_bytes = 0;
+        self.client.post("logs/", batch)?;
+        self.sent += count;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, ts: &str) -> Value {
+        json!({"id": id, "timestamp": ts, "level": 20, "message": id})
+    }
+
+    #[test]
+    fn admit_hands_out_each_id_once() {
+        let mut poller = LogPoller::new(LogQuery::default());
+        assert!(poller.admit(record("a", "2024-05-01T12:00:00Z")).is_some());
+        assert!(poller.admit(record("a", "2024-05-01T12:00:00Z")).is_none());
+        assert!(poller.admit(record("b", "2024-05-01T12:00:01Z")).is_some());
+        // Far behind the window: handed out before the window moved on.
+        assert!(poller.admit(record("c", "2024-05-01T11:00:00Z")).is_none());
+    }
+
+    #[test]
+    fn streamed_records_do_not_move_the_cursor() {
+        let mut poller = LogPoller::new(LogQuery::default());
+        assert!(poller.admit(record("a", "2024-05-01T12:00:00Z")).is_some());
+        assert!(
+            poller
+                .admit_streamed(record("b", "2024-05-01T12:05:00Z"))
+                .is_some()
+        );
+        assert_eq!(
+            poller.cursor(),
+            Some("2024-05-01T12:00:00Z".parse().unwrap())
+        );
+        // A poll later returns b again: it is not handed out twice.
+        assert!(poller.admit(record("b", "2024-05-01T12:05:00Z")).is_none());
+        // A late record the stream missed, older than b but in the poll window, still comes.
+        assert!(poller.admit(record("c", "2024-05-01T12:00:05Z")).is_some());
+    }
+
+    #[test]
+    fn a_hold_keeps_old_records_admissible() {
+        let mut poller = LogPoller::new(LogQuery::default());
+        assert!(poller.admit(record("a", "2024-05-01T12:00:00Z")).is_some());
+        poller.hold_here(Duration::from_secs(60));
+        assert!(poller.admit(record("b", "2024-05-01T12:01:00Z")).is_some());
+        // Sent late after an outage, with its old timestamp: still handed out.
+        assert!(poller.admit(record("c", "2024-05-01T11:59:55Z")).is_some());
+    }
+
+    #[test]
+    fn header_lines_up_with_records() {
+        let record = json!({"level": 20, "message": "hi", "timestamp": "2024-05-01T12:00:00Z"});
+        let line = render_line(&record, Some(("run-a", 8)), false);
+        let header = render_header(Some(8));
+        assert_eq!(header.find("MESSAGE"), line.find("hi"));
+        assert_eq!(header.find("LEVEL"), line.find("INFO"));
+    }
 }

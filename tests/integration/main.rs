@@ -11,6 +11,7 @@ mod describe;
 mod faults;
 mod get;
 mod limits_vars_secrets;
+mod logs;
 mod man;
 mod objects;
 mod run;

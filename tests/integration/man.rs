@@ -14,6 +14,7 @@ const TOOLS: &[&str] = &[
     "pf-limit",
     "pf-var",
     "pf-secret",
+    "pf-logs",
 ];
 
 #[test]

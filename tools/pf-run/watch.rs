@@ -431,7 +431,7 @@ impl<'p> Display<'p> {
                 self.clear_live()?;
                 let color = self.printer.color();
                 for record in records {
-                    self.printer.line(&logs::log_line(record, color))?;
+                    self.printer.line(&logs::render_line(record, None, color))?;
                 }
                 if self.mode == Mode::Live {
                     self.draw_live()
