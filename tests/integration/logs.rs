@@ -29,7 +29,7 @@ fn run_with_logs(api: &Api, lines: &[(u64, &str)]) -> (Value, Vec<Value>) {
 }
 
 /// `/logs/filter` for one run, oldest first (all pages).
-fn server_logs(api: &Api, run_id: &str) -> Vec<Value> {
+pub(crate) fn server_logs(api: &Api, run_id: &str) -> Vec<Value> {
     let mut all = Vec::new();
     loop {
         let page = api.post(
@@ -45,7 +45,7 @@ fn server_logs(api: &Api, run_id: &str) -> Vec<Value> {
     }
 }
 
-fn messages(records: &[Value]) -> Vec<String> {
+pub(crate) fn messages(records: &[Value]) -> Vec<String> {
     records
         .iter()
         .map(|r| r["message"].as_str().unwrap().to_string())
@@ -372,7 +372,11 @@ fn follow_pipeline(server: &Server, dir: &Path, flow_args: &str, pf_args: &str) 
 }
 
 /// Wait (bounded) for a pipeline to finish; returns (exit code, stdout, stderr).
-fn finish(mut pipeline: Supervised, dir: &Path, timeout: Duration) -> (i32, String, String) {
+pub(crate) fn finish(
+    mut pipeline: Supervised,
+    dir: &Path,
+    timeout: Duration,
+) -> (i32, String, String) {
     let deadline = Instant::now() + timeout;
     while pipeline.is_running() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
@@ -393,7 +397,7 @@ fn finish(mut pipeline: Supervised, dir: &Path, timeout: Duration) -> (i32, Stri
 }
 
 /// Every record the server has for the run printed exactly once, in order.
-fn assert_every_line_once(api: &Api, stdout: &str, stderr: &str) -> Vec<Value> {
+pub(crate) fn assert_every_line_once(api: &Api, stdout: &str, stderr: &str) -> Vec<Value> {
     let printed: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

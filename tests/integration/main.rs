@@ -14,5 +14,6 @@ mod limits_vars_secrets;
 mod logs;
 mod man;
 mod objects;
+mod pipeline;
 mod run;
 mod state;
