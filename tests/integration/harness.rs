@@ -348,12 +348,12 @@ impl Api {
     /// Send a request; panics on transport errors; returns (status, JSON body). A busy SQLite
     /// server answers 503 under load: those are retried (bounded).
     pub fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        for _ in 0..20 {
+        for _ in 0..60 {
             let (status, value) = self.request_once(method, path, body.clone());
             if status != 503 && status != 429 {
                 return (status, value);
             }
-            std::thread::sleep(Duration::from_millis(250));
+            std::thread::sleep(Duration::from_millis(500));
         }
         self.request_once(method, path, body)
     }
@@ -514,7 +514,11 @@ impl Pf {
         let home = temp_dir("home");
         cmd.env("PREFECT_HOME", &home)
             .env("HOME", &home)
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // Under the suite's parallel load a SQLite server answers bursts of 503
+            // (SQLITE_BUSY); more retries than the default ride them out. Retry tests set
+            // their own.
+            .env("PREFECT_CLIENT_MAX_RETRIES", "8");
         Pf { cmd, stdin: None }
     }
 

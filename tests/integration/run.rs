@@ -340,7 +340,7 @@ fn watch_on_a_terminal_shows_states_and_logs_and_exits_0() {
     for i in 1..=3 {
         assert_eq!(
             seen.iter()
-                .filter(|l| l.ends_with(&format!(" INFO     hello {name} line {i}")))
+                .filter(|l| l.ends_with(&format!("  INFO      hello {name} line {i}")))
                 .count(),
             1,
             "{run:?}"

@@ -91,9 +91,9 @@ pub struct LogsArgs {
     /// Only logs at or after this time: 30m, 2h, 1d, RFC 3339
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
-    /// Only logs whose text contains this (server-side search)
-    #[arg(long, value_name = "TEXT")]
-    search: Option<String>,
+    /// Only logs whose text matches this (server-side text search, as pf-logs --grep)
+    #[arg(long, visible_alias = "search", value_name = "TEXT")]
+    grep: Option<String>,
     #[command(flatten)]
     paging: Paging,
 }
@@ -114,7 +114,7 @@ impl LogsArgs {
         let query = LogQuery {
             min_level: level.map(parse_level).transpose()?,
             since: self.since.as_deref().map(parse_time_ago).transpose()?,
-            text: self.search.clone(),
+            text: self.grep.clone(),
             ..LogQuery::default()
         };
         // The same body pf-logs sends; the runs' ids join it once resolved.
