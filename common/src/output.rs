@@ -405,7 +405,7 @@ impl Printer {
                 }
             }
         }
-        let widths = fit_to_width(&self.widths, self.width);
+        let widths = fit_to_width(&self.widths, &self.headers, self.width);
         if !self.header_printed {
             let header: Vec<(String, Style)> = self
                 .headers
@@ -469,17 +469,28 @@ fn render_row(row: &[(String, Style)], widths: &[usize], color: bool) -> String 
     line.trim_end().to_string()
 }
 
-/// Shrink the widest columns until the row fits the terminal (never below 6 characters).
-fn fit_to_width(widths: &[usize], terminal: Option<usize>) -> Vec<usize> {
+/// Shrink the widest columns until the row fits the terminal (never below 6 characters). Id
+/// columns (`ID`, `FLOW RUN ID`, …) keep their width: a cut id is useless to copy.
+fn fit_to_width(widths: &[usize], headers: &[String], terminal: Option<usize>) -> Vec<usize> {
     let mut widths = widths.to_vec();
     let Some(limit) = terminal else { return widths };
+    let shrinkable: Vec<bool> = (0..widths.len())
+        .map(|i| {
+            !headers
+                .get(i)
+                .is_some_and(|h| h == "ID" || h.ends_with(" ID"))
+        })
+        .collect();
     let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
     while total(&widths) > limit {
-        let (i, &widest) = widths
+        let Some((i, &widest)) = widths
             .iter()
             .enumerate()
+            .filter(|(i, _)| shrinkable[*i])
             .max_by_key(|(_, w)| **w)
-            .expect("non-empty");
+        else {
+            break;
+        };
         if widest <= 6 {
             break;
         }
@@ -525,8 +536,14 @@ mod tests {
 
     #[test]
     fn tables_shrink_the_widest_column() {
-        assert_eq!(fit_to_width(&[10, 40, 5], Some(40)), vec![10, 21, 5]);
-        assert_eq!(fit_to_width(&[10, 40, 5], None), vec![10, 40, 5]);
+        let headers: Vec<String> = ["NAME", "MESSAGE", "AGE"].map(String::from).to_vec();
+        assert_eq!(
+            fit_to_width(&[10, 40, 5], &headers, Some(40)),
+            vec![10, 21, 5]
+        );
+        assert_eq!(fit_to_width(&[10, 40, 5], &headers, None), vec![10, 40, 5]);
+        let headers: Vec<String> = ["NAME", "ID"].map(String::from).to_vec();
+        assert_eq!(fit_to_width(&[30, 36], &headers, Some(50)), vec![12, 36]);
         assert_eq!(truncate("abcdefgh", 5), "abcd…");
     }
 

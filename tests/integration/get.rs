@@ -177,13 +177,23 @@ fn a_terminal_gets_an_aligned_table_with_colour_unless_no_color() {
 #[test]
 fn tables_truncate_only_on_a_terminal() {
     let name = flow_name();
-    let narrow = pf("pf-get").args(["flows", "--name", &name]).tty(40).run();
+    let narrow = pf("pf-get").args(["flows", "--name", &name]).tty(70).run();
     narrow.ok();
     assert!(
-        narrow.lines().iter().all(|l| l.chars().count() <= 40),
+        narrow.lines().iter().all(|l| l.chars().count() <= 70),
         "{narrow:?}"
     );
-    assert!(narrow.stdout.contains('…'));
+    // The name is cut, the id never is.
+    let row = narrow.lines()[1];
+    let shown = row.split_whitespace().next().unwrap();
+    assert!(
+        shown.ends_with('…') && name.starts_with(shown.trim_end_matches('…')),
+        "{narrow:?}"
+    );
+    assert!(
+        row.contains(fixture().flow["id"].as_str().unwrap()),
+        "{narrow:?}"
+    );
     let piped = pf("pf-get")
         .args(["flows", "--name", &name, "-o", "table"])
         .env("COLUMNS", "40")
