@@ -16,6 +16,8 @@
 //! - [`logs`], [`logstream`], [`follow`]: reading, streaming, following and writing run logs
 //! - [`states`]: proposing run states (`set_state`) and reading state histories
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod client;
 pub mod cloud;
