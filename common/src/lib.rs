@@ -28,6 +28,7 @@ pub mod follow;
 pub mod input;
 pub mod jq;
 pub mod listing;
+pub mod logprint;
 pub mod logs;
 pub mod logstream;
 pub mod model;

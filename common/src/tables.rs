@@ -4,7 +4,6 @@
 use serde_json::Value;
 
 use crate::listing::Joined;
-use crate::logs::level_name;
 use crate::model::{run_duration, state_cell};
 use crate::output::{Cell, Style};
 
@@ -344,24 +343,6 @@ pub fn event_row(event: &Value, _: &Joined) -> Vec<Cell> {
         text(event, "event"),
         Cell::Text(name.or(id).unwrap_or_default().to_string()),
         text(event, "id"),
-    ]
-}
-
-/// Columns of log lines (pf-get logs, pf-logs).
-pub const LOG_COLUMNS: &[&str] = &["TIMESTAMP", "LEVEL", "MESSAGE"];
-
-/// A log record's row: local time, the level by name (coloured), the message.
-pub fn log_row(log: &Value, _: &Joined) -> Vec<Cell> {
-    let level = log
-        .get("level")
-        .and_then(Value::as_u64)
-        .map(level_name)
-        .unwrap_or_default();
-    let style = Style::for_log_level(&level);
-    vec![
-        Cell::time(log.get("timestamp")),
-        Cell::Styled(level, style),
-        text(log, "message"),
     ]
 }
 

@@ -391,9 +391,18 @@ fn logs_of_a_run_oldest_first_by_level() {
         messages(&["logs", "--flow-run", name]),
         ["debugging", "started", "careful", "broke"]
     );
-    assert_eq!(
-        messages(&["logs", "--name", name, "--info"]),
-        ["started", "careful", "broke"]
+    // --info: the full records as NDJSON even on a terminal (the seed's `get logs --info`).
+    let out = pf("pf-get")
+        .args(["logs", "--name", name, "--info"])
+        .tty(120)
+        .run();
+    out.ok();
+    let records = out.json_lines();
+    assert_eq!(records.len(), 4);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["flow_run_name"] == run["name"] && r["level"].is_u64())
     );
     assert_eq!(
         messages(&["logs", "--flow-run", id(&run), "--level", "warning"]),
@@ -410,7 +419,20 @@ fn logs_of_a_run_oldest_first_by_level() {
         out.lines()[0].split_whitespace().collect::<Vec<_>>(),
         ["TIMESTAMP", "LEVEL", "MESSAGE"]
     );
-    assert!(out.lines()[1].ends_with("ERROR  broke"), "{out:?}");
+    assert!(out.lines()[1].ends_with("  ERROR     broke"), "{out:?}");
+    // The same output as pf-logs without --follow, on a terminal and in a pipe.
+    for tty in [true, false] {
+        let with = |pf: crate::harness::Pf| {
+            if tty {
+                pf.tty(120).env("NO_COLOR", "1")
+            } else {
+                pf
+            }
+        };
+        let got = with(pf("pf-get").args(["logs", "--flow-run", name, "--level", "info"])).run();
+        let want = with(pf("pf-logs").args([name, "--level", "info"])).run();
+        assert_eq!(got.stdout, want.stdout);
+    }
 
     pf("pf-get")
         .args(["logs", "--flow-run", name, "--level", "loud"])

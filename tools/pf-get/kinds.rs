@@ -193,7 +193,8 @@ impl Kind {
             Kind::ConcurrencyLimits(a) => Ok(a.plan()),
             Kind::Automations(a) => Ok(a.plan()),
             Kind::Events(a) => a.plan(),
-            Kind::Logs(a) => a.plan(),
+            // Printed by `LogsArgs::print`, the way pf-logs prints them.
+            Kind::Logs(_) => Err(Error::usage("pf-get logs is not a listing")),
             Kind::Projects => Err(Error::usage_hint(
                 "Prefect 2 and later have no projects",
                 "group flows with tags (pf-get flows --tag TAG), route runs with work pools \

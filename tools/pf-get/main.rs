@@ -38,7 +38,10 @@ const EXAMPLES: &str = "Examples:
 
 fn main() -> ExitCode {
     pf_common::cli::run(|cli: Cli| -> anyhow::Result<i32> {
-        let plan = cli.kind.plan()?;
+        let plan = match &cli.kind {
+            kinds::Kind::Logs(logs) => return Ok(logs.print(&cli.connection, &cli.output)?),
+            kind => kind.plan()?,
+        };
         let mut printer = cli.output.printer()?;
         let client = cli.connection.client()?;
         let (sources, limit, rows) = plan.into_sources(&client)?;

@@ -1,12 +1,15 @@
 //! Events (token pages of `/events/filter`) and run logs (`/logs/filter`, as pf-logs reads them).
 
 use clap::Args;
+use pf_common::cli::{ConnectionArgs, OutputArgs};
 use pf_common::filters::FilterBody;
 use pf_common::listing::{Join, Rows};
+use pf_common::logprint::{LogPrinter, print_runs, resolve_task_run};
 use pf_common::logs::{LogQuery, parse_level};
+use pf_common::output::{Format, Printer};
 use pf_common::time::parse_time_ago;
-use pf_common::{Error, Result, refs, tables};
-use serde_json::{Value, json};
+use pf_common::{Error, Result, tables};
+use serde_json::json;
 
 use crate::kinds::{Paging, Plan, Source, time_value};
 
@@ -83,10 +86,10 @@ pub struct LogsArgs {
     #[arg(long, value_name = "REF")]
     task_run: Option<String>,
     /// Only logs at or above this level: debug, info, warning, error, critical, or a number
-    #[arg(long, value_name = "LEVEL", conflicts_with = "info")]
+    #[arg(long, value_name = "LEVEL")]
     level: Option<String>,
-    /// Only INFO and above (same as --level info)
-    #[arg(long)]
+    /// Print the full log records as NDJSON, also on a terminal (the seed's `get logs --info`)
+    #[arg(long, conflicts_with = "output")]
     info: bool,
     /// Only logs at or after this time: 30m, 2h, 1d, RFC 3339
     #[arg(long, value_name = "TIME")]
@@ -99,48 +102,37 @@ pub struct LogsArgs {
 }
 
 impl LogsArgs {
-    pub fn plan(&self) -> Result<Plan> {
+    /// Print the runs' logs exactly as `pf-logs` does without `--follow`.
+    pub fn print(&self, connection: &ConnectionArgs, output: &OutputArgs) -> Result<i32> {
         if self.flow_run.is_empty() && self.task_run.is_none() {
             return Err(Error::usage_hint(
                 "pf-get logs needs a run",
                 "pf-get logs --flow-run REF (or --task-run REF); follow a running one with pf-logs --follow",
             ));
         }
-        let level = if self.info {
-            Some("info")
-        } else {
-            self.level.as_deref()
-        };
         let query = LogQuery {
-            min_level: level.map(parse_level).transpose()?,
+            min_level: self.level.as_deref().map(parse_level).transpose()?,
             since: self.since.as_deref().map(parse_time_ago).transpose()?,
             text: self.grep.clone(),
             ..LogQuery::default()
         };
-        // The same body pf-logs sends; the runs' ids join it once resolved.
-        let mut body = FilterBody::new();
-        if let Value::Object(fields) = query.body(None, "TIMESTAMP_ASC") {
-            for (key, value) in fields {
-                body.insert(&[key.as_str()], value);
-            }
-        }
-        let rows = Rows {
-            columns: tables::LOG_COLUMNS,
-            join: Join::None,
-            row: tables::log_row,
+        let format = if self.info {
+            Some(Format::Ndjson)
+        } else {
+            output.output
         };
-        Ok(
-            Plan::filter("logs/filter", body, self.paging.limit(None), rows)
-                .resolving(
-                    refs::FLOW_RUN,
-                    self.flow_run.clone(),
-                    &["logs", "flow_run_id", "any_"],
-                )
-                .resolving(
-                    refs::TASK_RUN,
-                    self.task_run.clone(),
-                    &["logs", "task_run_id", "any_"],
-                ),
-        )
+        let printer = Printer::new(format, output.jq.as_deref(), output.header)?;
+        let client = connection.client()?;
+        let (query, runs) = resolve_task_run(
+            &client,
+            self.task_run.as_deref(),
+            query,
+            self.flow_run.clone(),
+        )?;
+        let mut out = LogPrinter::new(printer);
+        let limit = (self.paging.limit(None), None);
+        let code = print_runs(&client, &query, &runs, limit, &mut out, "pf-get")?;
+        out.finish()?;
+        Ok(code)
     }
 }

@@ -1,19 +1,18 @@
 //! pf-logs: print flow runs' logs, follow them until the runs end, or write lines into a run.
 
-mod print;
 mod write;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use pf_common::cli::{Batch, ConnectionArgs, OutputArgs};
+use pf_common::cli::{ConnectionArgs, OutputArgs};
 use pf_common::follow::{FollowEvent, FollowOptions, follow};
-use pf_common::logs::{LogQuery, parse_level, read_logs};
+use pf_common::logs::{LogQuery, parse_level};
 use pf_common::output::Format;
 use pf_common::time::parse_time_ago;
-use pf_common::{Client, Error, Result, input, refs};
+use pf_common::{Client, Error, Result, input};
 
-use print::LogPrinter;
+use pf_common::logprint::{LogPrinter, print_runs, resolve_task_run};
 
 /// Print flow runs' logs: a table on a terminal, the full records as NDJSON in a pipe.
 ///
@@ -94,12 +93,20 @@ fn main() -> ExitCode {
         let printer =
             pf_common::output::Printer::new(format, cli.output.jq.as_deref(), cli.output.header)?;
         let client = cli.connection.client()?;
-        let (query, refs) = cli.resolve_task_run(&client, query)?;
+        let (query, refs) =
+            resolve_task_run(&client, cli.task_run.as_deref(), query, cli.args.clone())?;
         let mut out = LogPrinter::new(printer);
         let code = if cli.follow {
             follow_runs(&client, &cli, query, refs, &mut out)?
         } else {
-            print_runs(&client, &cli, query, &refs, &mut out)?
+            print_runs(
+                &client,
+                &query,
+                &refs,
+                (cli.head, cli.tail),
+                &mut out,
+                "pf-logs",
+            )?
         };
         out.finish()?;
         Ok(code)
@@ -125,64 +132,6 @@ impl Cli {
             text: self.grep.clone(),
         })
     }
-
-    /// Resolve --task-run; with no REF its flow run is the one shown.
-    fn resolve_task_run(
-        &self,
-        client: &Client,
-        mut query: LogQuery,
-    ) -> Result<(LogQuery, Vec<String>)> {
-        let mut refs = self.args.clone();
-        if let Some(task_run) = &self.task_run {
-            let task = refs::resolve(client, &refs::TASK_RUN, task_run)?;
-            query.task_run_id = Some(refs::str_field(&task, "id").to_string());
-            if refs.is_empty() {
-                let flow_run = refs::str_field(&task, "flow_run_id");
-                if flow_run.is_empty() {
-                    return Err(Error::usage(format!(
-                        "task run '{task_run}' has no flow run"
-                    )));
-                }
-                refs.push(flow_run.to_string());
-            }
-        }
-        Ok((query, refs))
-    }
-}
-
-/// Print each run's logs once (first --head or last --tail lines).
-fn print_runs(
-    client: &Client,
-    cli: &Cli,
-    query: LogQuery,
-    refs: &[String],
-    out: &mut LogPrinter,
-) -> Result<i32> {
-    let refs = input::collect_refs(refs)?;
-    out.set_multi(refs.len() > 1);
-    let mut batch = Batch::default();
-    for reference in &refs {
-        let Some(run) = batch.record("pf-logs", refs::resolve(client, &refs::FLOW_RUN, reference))
-        else {
-            continue;
-        };
-        let name = refs::str_field(&run, "name").to_string();
-        out.add_run(&name);
-        let run_query = LogQuery {
-            flow_run_ids: vec![refs::str_field(&run, "id").to_string()],
-            ..query.clone()
-        };
-        let printed = read_logs(client, &run_query, cli.head, cli.tail, |page| {
-            out.records(&name, page)
-        });
-        if let Err(e) = printed {
-            if e.is_broken_pipe() {
-                return Err(e);
-            }
-            batch.record::<()>("pf-logs", Err(e));
-        }
-    }
-    Ok(batch.exit_code())
 }
 
 /// Follow the runs until they end; REFs from stdin are followed as they arrive.
