@@ -89,7 +89,7 @@ pub struct LogsArgs {
     #[arg(long, value_name = "LEVEL")]
     level: Option<String>,
     /// Print the full log records as NDJSON, also on a terminal (the seed's `get logs --info`)
-    #[arg(long, conflicts_with = "output")]
+    #[arg(long)]
     info: bool,
     /// Only logs at or after this time: 30m, 2h, 1d, RFC 3339
     #[arg(long, value_name = "TIME")]
