@@ -88,16 +88,58 @@ where
     }
     let parsed = match A::try_parse() {
         Ok(parsed) => parsed,
-        Err(e) => {
-            let code = e.exit_code();
-            let _ = e.print();
-            return ExitCode::from(code as u8);
-        }
+        Err(e) => return report_usage(&tool, &e),
     };
     match body(parsed) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => report(&tool, e.as_ref()),
     }
+}
+
+/// Print a clap error the pf way: help and version as clap prints them; a usage error as one
+/// `TOOL: error: …` line and a `hint:` (clap's tip, or where to read the usage), exit 2.
+fn report_usage(tool: &str, error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = error.exit_code();
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = error.print();
+        return ExitCode::from(code as u8);
+    }
+    let text = error.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    // Required arguments are listed on the lines after the first.
+    let mut details = Vec::new();
+    let mut tip = None;
+    let mut usage = None;
+    for line in lines {
+        if let Some(t) = line.strip_prefix("tip: ") {
+            tip.get_or_insert_with(|| t.to_string());
+        } else if let Some(u) = line.strip_prefix("Usage: ") {
+            usage.get_or_insert_with(|| u.to_string());
+        } else if !line.starts_with("For more information") {
+            details.push(line.to_string());
+        }
+    }
+    let message = if details.is_empty() {
+        message.to_string()
+    } else {
+        format!("{} {}", message, details.join(", "))
+    };
+    let hint = tip.unwrap_or_else(|| match usage {
+        Some(u) => format!("usage: {u} (see --help)"),
+        None => format!("see '{tool} --help'"),
+    });
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{tool}: error: {message}");
+    let _ = writeln!(stderr, "hint: {hint}");
+    ExitCode::from(code as u8)
 }
 
 fn report(tool: &str, error: &(dyn StdError + Send + Sync + 'static)) -> ExitCode {
@@ -244,8 +286,17 @@ pub fn warn(tool: &str, message: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "{tool}: warning: {message}");
 }
 
+/// Set once any item's error has been reported: an empty result is then not "nothing found".
+static ITEM_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether an item of this run has failed (its error was reported on stderr).
+pub fn item_failed() -> bool {
+    ITEM_FAILED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Print `TOOL: error: …` for one failed item of a batch (the batch goes on).
 pub fn report_item(tool: &str, error: &Error) {
+    ITEM_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "{tool}: error: {error}");
     if let Some(hint) = error.hint() {

@@ -482,7 +482,12 @@ struct Failure {
 
 fn classify_transport_error(e: ureq::Error, url: &str) -> Failure {
     use std::io::ErrorKind;
+    // scheme://host:port only, without any user:password@ in the URL: errors never show secrets.
     let server = url.split('/').take(3).collect::<Vec<_>>().join("/");
+    let server = match server.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.rsplit('@').next().unwrap_or(rest)),
+        None => server,
+    };
     let hint = Some(
         "is the server running? check PREFECT_API_URL, the active profile or --api-url".into(),
     );

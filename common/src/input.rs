@@ -98,7 +98,7 @@ pub fn read_stdin_text(what: &str) -> Result<String> {
     if stdin_is_terminal() {
         return Err(Error::usage_hint(
             format!("{what} is read from stdin, which is a terminal"),
-            "pipe it in: command | TOOL …, or TOOL … < FILE",
+            "pipe it in (`command | …`) or redirect a file (`… < FILE`)",
         ));
     }
     let mut text = String::new();

@@ -91,7 +91,7 @@ impl LogPrinter {
 
     /// Finish the output (`No logs found.` on stderr for an empty terminal table).
     pub fn finish(&mut self) -> Result<()> {
-        if self.lines && !self.header_printed {
+        if self.lines && !self.header_printed && !crate::cli::item_failed() {
             eprintln!("No logs found.");
         }
         self.printer.finish()

@@ -439,7 +439,8 @@ impl Printer {
                 Format::Table
                     if self.table_mode == TableMode::Columns
                         && !self.header_printed
-                        && !self.headers.is_empty() =>
+                        && !self.headers.is_empty()
+                        && !crate::cli::item_failed() =>
                 {
                     eprintln!("No resources found.");
                 }
@@ -469,8 +470,8 @@ fn render_row(row: &[(String, Style)], widths: &[usize], color: bool) -> String 
     line.trim_end().to_string()
 }
 
-/// Shrink the widest columns until the row fits the terminal (never below 6 characters). Id
-/// columns (`ID`, `FLOW RUN ID`, …) keep their width: a cut id is useless to copy.
+/// Shrink the widest columns until the row fits the terminal (never below 6 characters). The
+/// object's own `ID` column keeps its width: a cut id is useless to copy.
 fn fit_to_width(widths: &[usize], headers: &[String], terminal: Option<usize>) -> Vec<usize> {
     let mut widths = widths.to_vec();
     let Some(limit) = terminal else { return widths };
@@ -500,9 +501,9 @@ fn fit_to_width(widths: &[usize], headers: &[String], terminal: Option<usize>) -
 }
 
 fn truncate(text: &str, width: usize) -> String {
-    // Newlines would break the table's lines.
-    let text = if text.contains('\n') {
-        text.replace('\n', " ")
+    // Newlines and tabs would break the table's lines and columns.
+    let text = if text.contains(['\n', '\t', '\r']) {
+        text.replace(['\n', '\t', '\r'], " ")
     } else {
         text.to_string()
     };
@@ -545,6 +546,7 @@ mod tests {
         let headers: Vec<String> = ["NAME", "ID"].map(String::from).to_vec();
         assert_eq!(fit_to_width(&[30, 36], &headers, Some(50)), vec![12, 36]);
         assert_eq!(truncate("abcdefgh", 5), "abcd…");
+        assert_eq!(truncate("a\tb\nc", 9), "a b c");
     }
 
     #[test]

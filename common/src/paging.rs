@@ -32,13 +32,15 @@ pub struct Pages<'c> {
 
 impl<'c> Pages<'c> {
     /// Pages of `POST path` with `body` (a JSON object of filters and sort); `limit` caps the
-    /// total number of objects (None: all of them).
+    /// total number of objects (None: all of them). An `offset` in the body is where the walk
+    /// starts.
     pub fn new(client: &'c Client, path: &str, body: Value, limit: Option<usize>) -> Self {
+        let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
         Pages {
             client,
             path: path.to_string(),
             body: if body.is_object() { body } else { json!({}) },
-            offset: 0,
+            offset,
             remaining: limit,
             done: limit == Some(0),
         }

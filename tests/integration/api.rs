@@ -156,6 +156,33 @@ fn paginate_walks_every_page_as_ndjson() {
         .run();
     assert_eq!(out.lines().len(), 205);
     assert_eq!(out.lines()[0], "0");
+
+    // A limit in the body caps the walk; an offset is where it starts.
+    let capped = |extra: Value| {
+        let mut body: Value = serde_json::from_str(&filter).unwrap();
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let body = body.to_string();
+        let out = pf("pf-api")
+            .args([
+                "POST",
+                "variables/filter",
+                "--paginate",
+                "-d",
+                &body,
+                "--jq",
+                ".value",
+            ])
+            .run();
+        out.ok();
+        out.lines()
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(capped(json!({"limit": 3})), ["0", "1", "2"]);
+    assert_eq!(capped(json!({"offset": 202})), ["202", "203", "204"]);
 }
 
 #[test]

@@ -147,6 +147,19 @@ fn a_server_that_is_down_exits_7_within_seconds() {
         "{run:?}"
     );
     assert!(run.stderr.contains("hint: is the server running?"));
+    // A password in the URL never reaches an error message.
+    let run = Pf::new("pf-get")
+        .arg("flows")
+        .env(
+            "PREFECT_API_URL",
+            format!("http://user:s3cret@127.0.0.1:{}/api", free_port()),
+        )
+        .run();
+    run.expect_code(7);
+    assert!(
+        !run.stderr.contains("s3cret") && run.stderr.contains("http://127.0.0.1:"),
+        "{run:?}"
+    );
 }
 
 #[test]

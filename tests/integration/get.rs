@@ -547,7 +547,20 @@ fn bad_times_and_states_are_usage_errors_before_any_request() {
         .args(["flow-runs", "--limit", "x"])
         .run()
         .expect_code(2);
-    pf("pf-get").args(["nonsense"]).run().expect_code(2);
+    // Usage errors from the flag parser keep the one-line shape too.
+    let run = pf("pf-get").args(["flows", "--bogus"]).run();
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        "pf-get: error: unexpected argument '--bogus' found\nhint: usage: pf-get flows [OPTIONS] (see --help)\n"
+    );
+    let run = pf("pf-get").args(["nonsense"]).run();
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .starts_with("pf-get: error: unrecognized subcommand 'nonsense'\nhint: "),
+        "{run:?}"
+    );
 }
 
 #[test]

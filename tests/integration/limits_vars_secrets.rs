@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{pf, unique};
+use crate::harness::{Server, pf, unique};
 
 fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap()
@@ -191,7 +191,16 @@ fn concurrency_limits_of_both_kinds_round_trip() {
             .stdout,
         "4\n"
     );
+    // A slot held the Prefect 3 way (a lease on the global limit `tag:NAME`) is freed by reset.
+    let api = Server::shared().api();
+    api.post(
+        "v2/concurrency_limits/increment",
+        json!({"names": [format!("tag:{tag}")], "slots": 1, "mode": "concurrency"}),
+    );
+    let held = || api.get(&format!("v2/concurrency_limits/tag:{tag}"))["active_slots"].clone();
+    assert_eq!(held(), json!(1));
     pf("pf-limit").args(["reset", &tag]).run().ok();
+    assert_eq!(held(), json!(0), "reset frees the slots Prefect 3 holds");
     pf("pf-limit")
         .args(["reset", "--global", &global])
         .run()

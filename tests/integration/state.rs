@@ -134,6 +134,15 @@ fn retry_puts_finished_runs_of_a_deployment_back_to_scheduled() {
         ]
     );
     assert_eq!(state_of("flow_runs", &failed), "FAILED");
+    // A dry cancel predicts the server's refusal of a finished run.
+    let out = pf("pf-state")
+        .args(["cancel", "--dry-run", id(&failed)])
+        .run();
+    out.expect_code(1);
+    assert_eq!(
+        outcomes(&out.stdout),
+        [(id(&failed).into(), "WOULD REFUSE".into(), false)]
+    );
 
     let out = pf("pf-state")
         .args([

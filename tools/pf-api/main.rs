@@ -20,7 +20,8 @@ use serde_json::Value;
 /// PATH is relative to the API URL (`flows/filter`, `/health`; a leading `/api/` is dropped),
 /// or a full URL. The body comes from -d (JSON text, @FILE, or @- for stdin), else from stdin
 /// when it is not a terminal (POST, PUT, PATCH). `--paginate` walks every offset page of a
-/// `…/filter` endpoint (or the token pages of `events/filter`) and prints one object per line.
+/// `…/filter` endpoint (or the token pages of `events/filter`) and prints one object per line;
+/// a `limit` in the body caps the whole walk and an `offset` is where it starts.
 ///
 /// An HTTP error prints the server's answer on stdout, a one-line error on stderr, and exits 3
 /// (401/403), 4 (other 4xx) or 5 (5xx); 7 when the server cannot be reached.
@@ -88,12 +89,17 @@ fn main() -> ExitCode {
         let path = body::api_path(&client, &cli.path);
         if cli.paginate {
             let body = body.unwrap_or_else(|| serde_json::json!({}));
+            // A `limit` in the body caps the whole walk; an `offset` is where it starts.
+            let limit = body
+                .get("limit")
+                .and_then(Value::as_u64)
+                .map(|l| l as usize);
             let source = if path.trim_end_matches('/').ends_with("events/filter") {
                 PageSource::Events { body }
             } else {
                 PageSource::Offset { path, body }
             };
-            for page in chain(&client, vec![source], None) {
+            for page in chain(&client, vec![source], limit) {
                 printer.page(&page?, |_| Vec::new())?;
             }
             printer.finish()?;

@@ -122,6 +122,16 @@ impl Target {
             )?;
         } else {
             client.post(&format!("{}/reset", self.path()), json!({}))?;
+            // Prefect 3 keeps a tag's slots on the global limit `tag:NAME` (leased by the
+            // engine); free those too, or the tag stays blocked.
+            let mirror = format!(
+                "v2/concurrency_limits/{}",
+                encode_path(&format!("tag:{}", self.name))
+            );
+            match client.patch(&mirror, json!({ "active_slots": 0, "denied_slots": 0 })) {
+                Ok(_) | Err(Error::Client { status: 404, .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         self.get(client)
     }

@@ -89,6 +89,26 @@ impl Verb {
         None
     }
 
+    /// What a dry run predicts the server will refuse (a real run lets the server answer).
+    fn predicted_refusal(&self, run: &Value) -> Option<String> {
+        match self {
+            Verb::Cancel if is_terminal(run) => Some(format!(
+                "it is already {}: a finished run cannot be cancelled",
+                state_name(run)
+            )),
+            _ => None,
+        }
+    }
+
+    /// The state a dry run predicts: a run that has not started is cancelled outright.
+    fn predicted_state(&self, run: &Value, target: String) -> String {
+        let scheduled = run.get("state_type").and_then(Value::as_str) == Some("SCHEDULED");
+        match self {
+            Verb::Cancel if scheduled => "Cancelled".into(),
+            _ => target,
+        }
+    }
+
     /// Whether the server's answer achieved what the verb is for. Cancelling a run that has
     /// not started is answered REJECT with the run Cancelled outright: that is a success.
     fn succeeded(&self, answer: &Orchestration) -> bool {
@@ -98,6 +118,14 @@ impl Verb {
                     && matches!(answer.state_type(), "CANCELLING" | "CANCELLED")
             }
             _ => answer.status == "ACCEPT",
+        }
+    }
+
+    fn past_tense(&self) -> &'static str {
+        match self {
+            Verb::Cancel => "cancelled",
+            Verb::Retry => "retried",
+            Verb::Set { .. } => "changed",
         }
     }
 
@@ -143,7 +171,13 @@ pub fn run_all(
     let mut table = Vec::new();
     for run in runs {
         let label = format!("{} '{}'", kind.ref_kind().label, str_field(&run, "name"));
-        let report = match verb.precheck(&run) {
+        let refusal = verb.precheck(&run).or_else(|| {
+            options
+                .dry_run
+                .then(|| verb.predicted_refusal(&run))
+                .flatten()
+        });
+        let report = match refusal {
             Some(reason) => {
                 let status = if options.dry_run {
                     "WOULD REFUSE"
@@ -160,14 +194,17 @@ pub fn run_all(
                 );
                 batch.record::<()>(
                     "pf-state",
-                    Err(Error::Failed(format!("{label}: not retried: {reason}"))),
+                    Err(Error::Failed(format!(
+                        "{label}: not {}: {reason}",
+                        verb.past_tense()
+                    ))),
                 );
                 report
             }
             None if options.dry_run => {
                 let report = outcome(
                     &run,
-                    target.display_name(),
+                    verb.predicted_state(&run, target.display_name()),
                     "DRY-RUN",
                     None,
                     true,
