@@ -228,7 +228,7 @@ fn normalize_url(url: &str) -> Result<String> {
     if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
         return Err(Error::usage_hint(
             format!("API URL '{trimmed}' must start with http:// or https://"),
-            "example: --api-url http://127.0.0.1:4200/api",
+            "example: http://127.0.0.1:4200/api",
         ));
     }
     Ok(trimmed.to_string())

@@ -17,9 +17,13 @@ pub fn refs(args: &[String]) -> Result<Box<dyn Iterator<Item = Result<String>>>>
         return Ok(Box::new(given.into_iter()));
     }
     if stdin_is_terminal() {
+        let tool = std::env::args()
+            .next()
+            .and_then(|a| a.rsplit('/').next().map(str::to_string))
+            .unwrap_or_else(|| "pf-describe flow-run".into());
         return Err(Error::usage_hint(
             "no REF given",
-            "pass an id or name, or pipe ids or NDJSON in: pf-get flow-runs | pf-describe flow-run",
+            format!("pass an id or name, or pipe ids or NDJSON in: pf-get flow-runs | {tool} …"),
         ));
     }
     Ok(Box::new(StdinRefs {

@@ -133,11 +133,16 @@ pub fn print_runs(
     let refs = input::collect_refs(refs)?;
     out.set_multi(refs.len() > 1);
     let mut batch = Batch::default();
+    let mut shown = std::collections::HashSet::new();
     for reference in &refs {
         let Some(run) = batch.record(tool, refs::resolve(client, &refs::FLOW_RUN, reference))
         else {
             continue;
         };
+        // A run named twice (by id and by name, or piped in twice) is shown once.
+        if !shown.insert(refs::str_field(&run, "id").to_string()) {
+            continue;
+        }
         let name = refs::str_field(&run, "name").to_string();
         out.add_run(&name);
         let run_query = LogQuery {

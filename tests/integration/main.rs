@@ -16,4 +16,5 @@ mod man;
 mod objects;
 mod pipeline;
 mod run;
+mod run_checks;
 mod state;

@@ -42,6 +42,7 @@ pub fn deployment_run(
         body["job_variables"] = Value::Object(job_variables);
     }
     if let Some(queue) = &plan.work_queue {
+        check_work_queue(client, &deployment.object, queue)?;
         body["work_queue_name"] = json!(queue);
     }
     if plan.execute || plan.watch {
@@ -51,6 +52,7 @@ pub fn deployment_run(
         plan,
         runs::create_from_deployment(client, deployment.id(), body)?,
     );
+    refuse_other_deployment(plan, &created, deployment.id())?;
     if plan.execute {
         refuse_duplicate(plan, &created)?;
     }
@@ -180,6 +182,29 @@ fn own_key(plan: &Plan, mut created: Created) -> Created {
     created
 }
 
+/// The server scopes idempotency keys by flow: a key reused for another deployment of the same
+/// flow finds that deployment's run. That is not the run asked for; say so.
+fn refuse_other_deployment(
+    plan: &Plan,
+    created: &Created,
+    deployment_id: &str,
+) -> Result<(), Error> {
+    let owner = str_field(&created.run, "deployment_id");
+    if created.created || owner == deployment_id {
+        return Ok(());
+    }
+    Err(Error::Client {
+        status: 409,
+        message: format!(
+            "idempotency key '{}' already names flow run '{}' ({}) of another deployment ({owner})",
+            plan.idempotency_key.as_deref().unwrap_or_default(),
+            str_field(&created.run, "name"),
+            str_field(&created.run, "id"),
+        ),
+        hint: Some("keys are shared by the deployments of a flow: use another key".into()),
+    })
+}
+
 /// --execute with an idempotency key that names an existing run does not run it again.
 fn refuse_duplicate(plan: &Plan, created: &Created) -> Result<(), Error> {
     if created.created {
@@ -229,5 +254,26 @@ fn for_deployment(error: Error, deployment: &str) -> Error {
             hint,
         },
         other => other,
+    }
+}
+
+/// A run sent to a queue that does not exist would make the server create it, and no worker
+/// would poll it: refuse the name instead, pointing at the pool's queues.
+fn check_work_queue(client: &Client, deployment: &Value, queue: &str) -> Result<(), Error> {
+    let Some(pool) = deployment.get("work_pool_name").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let path = format!(
+        "work_pools/{}/queues/{}",
+        pf_common::refs::encode_path(pool),
+        pf_common::refs::encode_path(queue)
+    );
+    match client.get(&path) {
+        Ok(_) => Ok(()),
+        Err(Error::Client { status: 404, .. }) => Err(Error::not_found(
+            format!("work queue '{queue}' not found in work pool '{pool}'"),
+            Some(format!("list them with: pf-get work-queues --pool {pool}")),
+        )),
+        Err(e) => Err(e),
     }
 }

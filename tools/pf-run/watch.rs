@@ -290,6 +290,8 @@ impl Connection {
 pub struct Display<'p> {
     printer: &'p mut Printer,
     mode: Mode,
+    /// Objects mode while watching: the run, then state and log events (TSV: event columns).
+    events: bool,
     run_name: String,
     trail: Vec<(String, Style)>,
     live_drawn: bool,
@@ -310,6 +312,9 @@ enum Mode {
 /// Table columns of the created run.
 const RUN_COLUMNS: &[&str] = &["NAME", "ID", "STATE", "DEPLOYMENT", "RUN"];
 
+/// TSV columns of a watch: the run, then one row per state change and log record.
+const EVENT_COLUMNS: &[&str] = &["EVENT", "TIME", "TYPE", "TEXT"];
+
 impl<'p> Display<'p> {
     pub fn new(plan: &Plan, printer: &'p mut Printer) -> Self {
         let mode = match (
@@ -321,14 +326,12 @@ impl<'p> Display<'p> {
             (false, true) => Mode::Lines,
             (false, false) => Mode::Objects,
         };
-        printer.columns(if mode == Mode::Objects {
-            &["EVENT", "TIME", "TYPE", "TEXT"]
-        } else {
-            RUN_COLUMNS
-        });
+        let events = mode == Mode::Objects && (plan.watch || plan.execute);
+        printer.columns(if events { EVENT_COLUMNS } else { RUN_COLUMNS });
         Display {
             printer,
             mode,
+            events,
             run_name: String::new(),
             trail: Vec::new(),
             live_drawn: false,
@@ -349,13 +352,13 @@ impl<'p> Display<'p> {
         });
         match self.mode {
             Mode::Quiet => self.printer.line(str_field(&object, "id")),
-            Mode::Objects if self.printer.format() == Format::Tsv => {
+            Mode::Objects if self.events && self.printer.format() == Format::Tsv => {
                 self.printer.object(&object, |o| {
                     vec![
                         Cell::Text("run".into()),
-                        Cell::Text(str_field(o, "id").into()),
+                        Cell::time(o.get("created")),
                         Cell::Text(str_field(o, "state_type").into()),
-                        Cell::Text(str_field(o, "name").into()),
+                        Cell::Text(format!("{} {}", str_field(o, "name"), str_field(o, "id"))),
                     ]
                 })
             }
