@@ -347,7 +347,14 @@ pub fn event_row(event: &Value, _: &Joined) -> Vec<Cell> {
 }
 
 /// Columns of a run's state history.
-pub const STATE_COLUMNS: &[&str] = &["TIMESTAMP", "STATE", "MESSAGE", "ID"];
+pub const STATE_COLUMNS: &[&str] = &["RUN", "TIMESTAMP", "STATE", "MESSAGE", "ID"];
+
+/// One state of a run's history, after the run's name (the state coloured by its type).
+pub fn state_row_of(run_name: &str, state: &Value) -> Vec<Cell> {
+    let mut row = vec![Cell::Text(run_name.to_string())];
+    row.extend(state_row(state, &Joined::default()));
+    row
+}
 
 /// One state of a run's history (the name, coloured by its type).
 pub fn state_row(state: &Value, _: &Joined) -> Vec<Cell> {

@@ -289,9 +289,13 @@ fn history_lists_every_state_oldest_first() {
     out.ok();
     assert_eq!(
         out.lines()[0].split_whitespace().collect::<Vec<_>>(),
-        ["TIMESTAMP", "STATE", "MESSAGE", "ID"]
+        ["RUN", "TIMESTAMP", "STATE", "MESSAGE", "ID"]
     );
-    assert_eq!(out.lines()[3].split_whitespace().nth(2), Some("Completed"));
+    let last: Vec<&str> = out.lines()[3].split_whitespace().collect();
+    assert_eq!(
+        (last[0], last[3]),
+        (run["name"].as_str().unwrap(), "Completed")
+    );
 }
 
 #[test]

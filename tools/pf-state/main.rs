@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use pf_common::cli::{Batch, ConnectionArgs, OutputArgs};
-use pf_common::listing::Joined;
 use pf_common::refs::str_field;
 use pf_common::states::{self, RunKind, TargetState};
 use pf_common::{Error, input, refs, tables};
@@ -144,11 +143,14 @@ fn history(cli: &Cli, references: &[String], task_run: bool) -> anyhow::Result<i
     printer.columns(tables::STATE_COLUMNS);
     let mut batch = Batch::default();
     for reference in input::refs(references)? {
-        let states = reference
+        let history = reference
             .and_then(|r| refs::resolve(&client, &kind.ref_kind(), &r))
-            .and_then(|run| states::history(&client, kind, str_field(&run, "id")));
-        if let Some(states) = batch.record("pf-state", states) {
-            printer.page(&states, |s| tables::state_row(s, &Joined::default()))?;
+            .and_then(|run| {
+                let states = states::history(&client, kind, str_field(&run, "id"))?;
+                Ok((str_field(&run, "name").to_string(), states))
+            });
+        if let Some((name, states)) = batch.record("pf-state", history) {
+            printer.page(&states, |s| tables::state_row_of(&name, s))?;
         }
     }
     printer.finish()?;
