@@ -441,9 +441,14 @@ impl Client {
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(500) * 2u32.pow(attempt.min(5));
-    base.min(Duration::from_secs(16))
-        .mul_f64(0.8 + fastrand::f64() * 0.4)
+    backoff_delay(attempt, Duration::from_secs(16))
+}
+
+/// Exponential backoff with jitter: 0.5 s doubling per attempt up to `cap`, ±20 % so clients
+/// that lost the same server do not come back in step. Every retry loop of pf uses this.
+pub fn backoff_delay(attempt: u32, cap: Duration) -> Duration {
+    let base = Duration::from_millis(500) * 2u32.pow(attempt.min(10));
+    base.min(cap).mul_f64(0.8 + fastrand::f64() * 0.4)
 }
 
 fn parse_retry_after(value: &str) -> Option<Duration> {

@@ -360,7 +360,7 @@ impl Follower<'_, '_> {
                 if since.elapsed() >= GIVE_UP_AFTER {
                     return Err(e);
                 }
-                let delay = Duration::from_millis(500 * 2u64.pow(attempt.min(4)));
+                let delay = crate::client::backoff_delay(attempt, Duration::from_secs(8));
                 self.outage = Some((since, attempt + 1));
                 self.next_poll = Instant::now() + delay;
                 self.next_state = self.next_poll;
@@ -442,7 +442,7 @@ impl Follower<'_, '_> {
     }
 }
 
-/// Errors a follow rides out: the server is unreachable, or answers 5xx (restarting).
-fn is_connection_loss(e: &Error) -> bool {
+/// Errors a follow or a watch rides out: the server is unreachable, or answers 5xx (restarting).
+pub fn is_connection_loss(e: &Error) -> bool {
     matches!(e, Error::Network { .. } | Error::Server { .. })
 }

@@ -358,6 +358,5 @@ fn run_stream(
 
 /// Backoff between reconnection attempts: 0.5 s doubling to 8 s, with jitter.
 fn reconnect_delay(failures: u32) -> Duration {
-    let base = Duration::from_millis(500) * 2u32.pow(failures.min(4));
-    base.mul_f64(0.8 + fastrand::f64() * 0.4)
+    crate::client::backoff_delay(failures, Duration::from_secs(8))
 }

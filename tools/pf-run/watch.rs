@@ -2,6 +2,8 @@
 //! executes it, if any), survives a lost server connection, honours --timeout and Ctrl-C, and
 //! shows what happens: a live line of states and the logs on a terminal, NDJSON events in a pipe.
 
+use pf_common::client::backoff_delay;
+use pf_common::follow::{GIVE_UP_AFTER, is_connection_loss};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -21,8 +23,6 @@ use crate::python::Execution;
 const TOOL: &str = "pf-run";
 /// How often the API is polled.
 const POLL: Duration = Duration::from_secs(1);
-/// How long a watch keeps retrying a server it cannot reach.
-const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
 
 /// How a waited-for run ended.
 #[derive(Debug)]
@@ -268,7 +268,7 @@ impl Connection {
     }
 
     fn down(&mut self, error: Error) -> Result<(), Error> {
-        if !matches!(error, Error::Network { .. } | Error::Server { .. }) {
+        if !is_connection_loss(&error) {
             return Err(error);
         }
         let since = *self.down_since.get_or_insert_with(|| {
@@ -279,9 +279,7 @@ impl Connection {
             return Err(error);
         }
         self.failures += 1;
-        let backoff = Duration::from_millis(500 * 2u64.pow(self.failures.min(5)))
-            .min(Duration::from_secs(10));
-        sleep_until(Instant::now() + backoff);
+        sleep_until(Instant::now() + backoff_delay(self.failures, Duration::from_secs(10)));
         Ok(())
     }
 }
