@@ -10,7 +10,7 @@ use clap::{Args, CommandFactory, Parser};
 use crate::client::Client;
 use crate::config::{Overrides, Settings};
 use crate::error::{Error, Result};
-use crate::output::{Format, Printer};
+use crate::output::{Format, Printer, TimeStyle};
 
 /// `--api-url`, `--profile`, `-v`: where and how to connect.
 #[derive(Debug, Clone, Args)]
@@ -41,7 +41,7 @@ impl ConnectionArgs {
     }
 }
 
-/// `-o`, `--jq`, `--header`: how to print.
+/// `-o`, `--jq`, `--header`/`--no-headers`, `--columns`, `--time`: how to print.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
     /// Output format [default: table on a terminal, ndjson in a pipe]
@@ -50,15 +50,37 @@ pub struct OutputArgs {
     /// jq filter run on each object; string results print raw (like jq -r)
     #[arg(long, global = true, value_name = "EXPR")]
     pub jq: Option<String>,
-    /// Print a header row in TSV output
-    #[arg(long, global = true)]
+    /// Print a header row (the default for table and csv; tsv has none unless asked)
+    #[arg(long, global = true, overrides_with = "no_headers")]
     pub header: bool,
+    /// Print no header row, in any format
+    #[arg(long, global = true, alias = "no-header")]
+    pub no_headers: bool,
+    /// Show only these columns, in this order (table, tsv, csv), e.g. NAME,STATE,DURATION
+    #[arg(long, global = true, value_name = "COLS", value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// How tables show times: relative ages (default), local or utc timestamps
+    #[arg(long, global = true, value_enum, value_name = "STYLE")]
+    pub time: Option<TimeStyle>,
 }
 
 impl OutputArgs {
     /// A printer for these flags (a bad --jq filter is a usage error here, before any request).
     pub fn printer(&self) -> Result<Printer> {
-        Printer::new(self.output, self.jq.as_deref(), self.header)
+        Ok(self.configure(Printer::new(self.output, self.jq.as_deref(), false)?))
+    }
+
+    /// Apply the header, column and time flags to a printer a tool made itself.
+    pub fn configure(&self, printer: Printer) -> Printer {
+        let header = match (self.header, self.no_headers) {
+            (_, true) => Some(false),
+            (true, false) => Some(true),
+            (false, false) => None,
+        };
+        printer
+            .with_header(header)
+            .with_columns(Some(self.columns.clone()))
+            .with_times(self.time.unwrap_or_default())
     }
 }
 
@@ -70,9 +92,10 @@ impl OutputArgs {
 /// code comes from the first [`Error`] in its source chain, else 1.
 pub fn run<A, E>(body: impl FnOnce(A) -> std::result::Result<i32, E>) -> ExitCode
 where
-    A: Parser,
+    A: Parser + 'static,
     E: AsRef<dyn StdError + Send + Sync + 'static>,
 {
+    crate::complete::answer_if_asked(A::command);
     let mut command = A::command();
     let tool = command.get_name().to_string();
     let args: Vec<String> = std::env::args().collect();
@@ -157,9 +180,9 @@ fn report(tool: &str, error: &(dyn StdError + Send + Sync + 'static)) -> ExitCod
         source = s.source();
     }
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "{tool}: error: {message}");
+    let _ = writeln!(stderr, "{tool}: error: {}", printable(&message));
     if let Some(hint) = pf_error.and_then(Error::hint) {
-        let _ = writeln!(stderr, "hint: {hint}");
+        let _ = writeln!(stderr, "hint: {}", printable(hint));
     }
     let code = pf_error.map_or(crate::error::EXIT_FAILED, Error::exit_code);
     ExitCode::from(code as u8)
@@ -203,12 +226,22 @@ fn generate(command: &mut clap::Command, what: Option<&str>) -> ExitCode {
                 }
             };
         }
-        Some("complete-bash") => Shell::Bash,
-        Some("complete-zsh") => Shell::Zsh,
-        Some("complete-fish") => Shell::Fish,
+        Some("complete-bash-static") => Shell::Bash,
+        Some("complete-zsh-static") => Shell::Zsh,
+        Some("complete-fish-static") => Shell::Fish,
+        Some(dynamic @ ("complete-bash" | "complete-zsh" | "complete-fish")) => {
+            let shell = dynamic.trim_start_matches("complete-");
+            let script = crate::complete::registration(shell, &name).unwrap_or_default();
+            return match out.write_all(&script) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(1),
+            };
+        }
         other => {
             eprintln!(
-                "{name}: error: --generate takes man, complete-bash, complete-zsh or complete-fish (got {})",
+                "{name}: error: --generate takes man, complete-bash, complete-zsh, complete-fish \
+                 (names from the server) or complete-bash-static, complete-zsh-static, \
+                 complete-fish-static (flags only) (got {})",
                 other.unwrap_or("nothing")
             );
             return ExitCode::from(2);
@@ -281,9 +314,30 @@ fn man_page(command: &clap::Command) -> std::io::Result<Vec<u8>> {
     Ok(format!("{}{section}{}", &text[..start], &text[end..]).into_bytes())
 }
 
+/// From now on, Ctrl-C (SIGINT) or SIGTERM ends the tool with exit 0: for views that run until
+/// the user stops them (`--follow`, `--watch`). What was printed is flushed already.
+pub fn exit_0_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        std::process::exit(0);
+    });
+}
+
+/// Every error, hint and warning is one line, whatever a server or an input put in it; the
+/// bound only stops pathological messages (echoed input is cut to ~100 characters earlier).
+fn printable(message: &str) -> String {
+    crate::error::one_line(message, 2000)
+}
+
 /// Print a warning line `TOOL: warning: …` on stderr.
 pub fn warn(tool: &str, message: impl std::fmt::Display) {
-    let _ = writeln!(std::io::stderr(), "{tool}: warning: {message}");
+    crate::progress::above_bar(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{tool}: warning: {}",
+            printable(&message.to_string())
+        );
+    });
 }
 
 /// Set once any item's error has been reported: an empty result is then not "nothing found".
@@ -297,10 +351,27 @@ pub fn item_failed() -> bool {
 /// Print `TOOL: error: …` for one failed item of a batch (the batch goes on).
 pub fn report_item(tool: &str, error: &Error) {
     ITEM_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "{tool}: error: {error}");
-    if let Some(hint) = error.hint() {
-        let _ = writeln!(stderr, "hint: {hint}");
+    crate::progress::above_bar(|| {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{tool}: error: {}", printable(&error.to_string()));
+        if let Some(hint) = error.hint() {
+            let _ = writeln!(stderr, "hint: {}", printable(hint));
+        }
+    });
+}
+
+/// A clap value parser for names: an empty or blank name is a usage error (exit 2) before any
+/// request, never an object created with an empty name.
+///
+/// ```
+/// assert!(pf_common::cli::non_blank("etl").is_ok());
+/// assert!(pf_common::cli::non_blank(" ").is_err());
+/// ```
+pub fn non_blank(value: &str) -> std::result::Result<String, String> {
+    if value.trim().is_empty() {
+        Err("a name cannot be empty".into())
+    } else {
+        Ok(value.to_string())
     }
 }
 
@@ -336,6 +407,16 @@ impl Batch {
                 None
             }
         }
+    }
+
+    /// Record a step of an item that has more to do (resolving its REF before acting on it):
+    /// a failure is the item's outcome, reported now; a success is not counted, so the item's
+    /// final [`Batch::record`] decides (one REF resolved, then refused with 422 → exit 4).
+    pub fn step<T>(&mut self, tool: &str, result: Result<T>) -> Option<T> {
+        let ok = self.ok;
+        let value = self.record(tool, result);
+        self.ok = ok;
+        value
     }
 
     /// The exit code for the whole batch.

@@ -29,6 +29,10 @@ pub enum Method {
     Put,
     /// DELETE
     Delete,
+    /// HEAD
+    Head,
+    /// OPTIONS
+    Options,
 }
 
 impl Method {
@@ -40,6 +44,8 @@ impl Method {
             "PATCH" => Method::Patch,
             "PUT" => Method::Put,
             "DELETE" => Method::Delete,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
             _ => return None,
         })
     }
@@ -52,11 +58,13 @@ impl Method {
             Method::Patch => "PATCH",
             Method::Put => "PUT",
             Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
         }
     }
 
     fn is_write(self) -> bool {
-        self != Method::Get
+        !matches!(self, Method::Get | Method::Head | Method::Options)
     }
 }
 
@@ -282,10 +290,19 @@ impl Client {
             let wait = match self.send_once(request) {
                 Ok((response, retry_after)) => {
                     if !self.is_retryable_status(response.status) || attempt >= max_retries {
-                        return Ok(response);
+                        return self.unknown_if_unsafe(request, response);
+                    }
+                    // A create without a key is resent only after 429 or 503, which say the
+                    // request was not processed (Prefect answers 503 when its database is busy
+                    // and the transaction rolled back); a 502/504 from a proxy, or a 500, may
+                    // come after the server applied it.
+                    if !request.idempotent && !matches!(response.status, 429 | 503) {
+                        return self.unknown_if_unsafe(request, response);
                     }
                     match retry_after {
-                        Some(after) if after > MAX_RETRY_AFTER => return Ok(response),
+                        Some(after) if after > MAX_RETRY_AFTER => {
+                            return self.unknown_if_unsafe(request, response);
+                        }
                         // Honour Retry-After, never shorter; a little jitter on top spreads clients.
                         Some(after) => after + after.mul_f64(fastrand::f64() * 0.1),
                         None => backoff(attempt),
@@ -298,7 +315,10 @@ impl Client {
                         max_retries
                     };
                     let safe = failure.connect_phase || request.idempotent;
-                    if !failure.retryable || !safe || attempt >= budget {
+                    if !safe {
+                        return Err(outcome_unknown(request, &failure.error.to_string(), 7));
+                    }
+                    if !failure.retryable || attempt >= budget {
                         return Err(failure.error);
                     }
                     if failure.connect_phase {
@@ -316,6 +336,22 @@ impl Client {
             std::thread::sleep(wait);
             attempt += 1;
         }
+    }
+
+    /// A non-idempotent write answered with a status that does not say whether it was applied
+    /// (408, 5xx) is an [`Error::OutcomeUnknown`]; everything else passes as it is.
+    fn unknown_if_unsafe(&self, request: &Request, response: Response) -> Result<Response> {
+        let ambiguous =
+            response.status == 408 || (response.status >= 500 && response.status != 503);
+        if request.idempotent || !ambiguous {
+            return Ok(response);
+        }
+        let cause = format!(
+            "the server answered {}: {}",
+            response.status,
+            summarize_body(&response.body)
+        );
+        Err(outcome_unknown(request, &cause, crate::error::EXIT_SERVER))
     }
 
     fn is_retryable_status(&self, status: u16) -> bool {
@@ -354,7 +390,7 @@ impl Client {
             None => builder.body(Vec::new()),
         }
         .map_err(|e| Failure {
-            error: Error::usage(format!("invalid request to {url}: {e}")),
+            error: Error::usage(format!("invalid request to {}: {e}", redact_url(&url))),
             retryable: false,
             connect_phase: false,
         })?;
@@ -372,12 +408,28 @@ impl Client {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(1 << 30)
-            .read_to_vec()
-            .map_err(|e| classify_transport_error(e, &url))?;
+        let body = if (200..300).contains(&status) {
+            response
+                .body_mut()
+                .with_config()
+                .limit(1 << 30)
+                .read_to_vec()
+                .map_err(|e| classify_transport_error(e, &url))?
+        } else {
+            // Only the start of an error body is needed for a one-line message; the rest of a
+            // huge page is not read into memory.
+            let mut head = Vec::new();
+            let reader = response.body_mut().as_reader();
+            let read = std::io::Read::read_to_end(
+                &mut std::io::Read::take(reader, crate::error::MAX_ERROR_BODY),
+                &mut head,
+            );
+            match read {
+                Ok(_) => head,
+                Err(_) if !head.is_empty() => head,
+                Err(e) => return Err(classify_transport_error(ureq::Error::Io(e), &url)),
+            }
+        };
         self.trace(request, &url, Some(status), started);
         Ok((Response { status, body }, retry_after))
     }
@@ -388,9 +440,14 @@ impl Client {
         }
         let path = url.split('?').next().unwrap_or(url);
         // Show the path below the API URL; absolute URLs elsewhere (Cloud) show in full.
-        let path = path
-            .strip_prefix(self.settings.api_url.as_str())
-            .unwrap_or(path);
+        let redacted;
+        let path = match path.strip_prefix(self.settings.api_url.as_str()) {
+            Some(below) => below,
+            None => {
+                redacted = redact_url(path);
+                &redacted
+            }
+        };
         let status = status
             .map(|s| s.to_string())
             .unwrap_or_else(|| "ERR".into());
@@ -454,7 +511,11 @@ pub fn backoff_delay(attempt: u32, cap: Duration) -> Duration {
 fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        // A server's number: anything absurd (1e30, inf, NaN, negative) is no usable wait; a
+        // huge one is longer than pf waits, which the caller turns into "give up now".
+        return Duration::try_from_secs_f64(secs)
+            .ok()
+            .map(|d| d.min(Duration::from_secs(86_400)));
     }
     let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
     let now = jiff::Timestamp::now();
@@ -474,6 +535,8 @@ fn http_request(method: Method, url: &str) -> ureq::http::request::Builder {
         Method::Patch => ureq::http::Method::PATCH,
         Method::Put => ureq::http::Method::PUT,
         Method::Delete => ureq::http::Method::DELETE,
+        Method::Head => ureq::http::Method::HEAD,
+        Method::Options => ureq::http::Method::OPTIONS,
     };
     ureq::http::Request::builder().method(m).uri(url)
 }
@@ -483,6 +546,47 @@ struct Failure {
     retryable: bool,
     /// The connection was never made, so nothing reached the server.
     connect_phase: bool,
+}
+
+/// An [`Error::OutcomeUnknown`] for a write that must not be repeated blindly.
+fn outcome_unknown(request: &Request, cause: &str, code: i32) -> Error {
+    let path = request.path.split('?').next().unwrap_or(&request.path);
+    Error::OutcomeUnknown {
+        message: format!(
+            "{} {} may or may not have been applied ({cause}); it was not resent, as a repeat could apply it twice",
+            request.method.as_str(),
+            redact_url(path.trim_start_matches('/')),
+        ),
+        hint: Some("check whether it was applied before running it again".into()),
+        code,
+    }
+}
+
+/// A URL with any password in it replaced by `***` (`http://admin:***@host/api`), for every
+/// place pf shows a URL: status, profiles, traces, errors.
+///
+/// ```
+/// use pf_common::client::redact_url;
+/// assert_eq!(redact_url("http://admin:s3cret@host:4200/api"), "http://admin:***@host:4200/api");
+/// assert_eq!(redact_url("https://token@host/api"), "https://***@host/api");
+/// assert_eq!(redact_url("http://host/api?x=a@b"), "http://host/api?x=a@b");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let shown = match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => "***".to_string(),
+            };
+            format!("{scheme}://{shown}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
 }
 
 fn classify_transport_error(e: ureq::Error, url: &str) -> Failure {
@@ -496,7 +600,19 @@ fn classify_transport_error(e: ureq::Error, url: &str) -> Failure {
     let hint = Some(
         "is the server running? check PREFECT_API_URL, the active profile or --api-url".into(),
     );
+    let https = url.starts_with("https://");
     let (message, retryable, connect_phase) = match &e {
+        // Neither heals by waiting: report at once instead of backing off for seconds.
+        ureq::Error::Io(io) if is_dns_failure(io) => (
+            format!("cannot resolve host of {server}: {io}"),
+            false,
+            true,
+        ),
+        ureq::Error::Io(io) if https && io.kind() == ErrorKind::InvalidData => (
+            format!("TLS handshake with {server} failed: {io} (is it an http:// server?)"),
+            false,
+            true,
+        ),
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::ConnectionRefused => (
                 format!("cannot connect to {server}: connection refused"),
@@ -520,6 +636,11 @@ fn classify_transport_error(e: ureq::Error, url: &str) -> Failure {
         ureq::Error::Timeout(t) => (format!("timed out talking to {server} ({t})"), true, false),
         ureq::Error::Tls(t) => (format!("TLS error talking to {server}: {t}"), false, true),
         ureq::Error::Protocol(p) => (format!("connection to {server} broke: {p}"), true, false),
+        // A compressed answer cut off midway is a dropped read like any other.
+        ureq::Error::Decompress(_, io) => {
+            (format!("connection to {server} dropped: {io}"), true, false)
+        }
+        ureq::Error::BodyStalled => (format!("answer from {server} stalled"), true, false),
         other => (format!("request to {server} failed: {other}"), false, false),
     };
     Failure {
@@ -527,6 +648,15 @@ fn classify_transport_error(e: ureq::Error, url: &str) -> Failure {
         retryable,
         connect_phase,
     }
+}
+
+/// A failed name lookup (std's resolver reports it as an uncategorised I/O error).
+fn is_dns_failure(io: &std::io::Error) -> bool {
+    let text = io.to_string();
+    text.contains("failed to lookup address")
+        || text.contains("Name or service not known")
+        || text.contains("nodename nor servname")
+        || text.contains("No address associated")
 }
 
 /// Turn a non-2xx response into the typed error of its class (3: auth, 4: client, 5: server).

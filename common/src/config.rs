@@ -180,16 +180,25 @@ impl Settings {
                         "PREFECT_API_REQUEST_TIMEOUT: '{v}' is not a number"
                     ))
                 })?;
-                Duration::from_secs_f64(secs.max(0.1))
+                request_timeout_of(secs).ok_or_else(|| {
+                    Error::Config(format!(
+                        "PREFECT_API_REQUEST_TIMEOUT: '{v}' is not a number of seconds (0 or more)"
+                    ))
+                })?
             }
             None => Duration::from_secs(60),
         };
         let max_retries = match lookup("PREFECT_CLIENT_MAX_RETRIES") {
-            Some((v, _)) => v.trim().parse().map_err(|_| {
-                Error::Config(format!(
-                    "PREFECT_CLIENT_MAX_RETRIES: '{v}' is not a whole number"
-                ))
-            })?,
+            Some((v, _)) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= MAX_RETRIES_CAP)
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "PREFECT_CLIENT_MAX_RETRIES: '{v}' is not a whole number from 0 to {MAX_RETRIES_CAP}"
+                    ))
+                })?,
             None => 5,
         };
         let retry_extra_codes = match lookup("PREFECT_CLIENT_RETRY_EXTRA_CODES") {
@@ -263,16 +272,38 @@ fn parse_custom_headers(json: &str) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
+/// More retries than this is a typo, not a policy (with backoff it would wait for days).
+const MAX_RETRIES_CAP: u32 = 100;
+
+/// The longest request timeout pf uses: larger values (`inf`, `1e20`, "no limit") mean this.
+const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// A request timeout from seconds: at least 0.1 s, at most [`MAX_REQUEST_TIMEOUT`]; None for a
+/// value that is no duration (NaN, negative).
+fn request_timeout_of(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    Some(
+        Duration::try_from_secs_f64(secs.max(0.1))
+            .unwrap_or(MAX_REQUEST_TIMEOUT)
+            .min(MAX_REQUEST_TIMEOUT),
+    )
+}
+
 fn parse_codes(v: &str) -> Result<Vec<u16>> {
     v.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.parse().map_err(|_| {
-                Error::Config(format!(
-                    "PREFECT_CLIENT_RETRY_EXTRA_CODES: '{s}' is not a status code"
-                ))
-            })
+            s.parse::<u16>()
+                .ok()
+                .filter(|code| (100..=599).contains(code))
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "PREFECT_CLIENT_RETRY_EXTRA_CODES: '{s}' is not a status code"
+                    ))
+                })
         })
         .collect()
 }

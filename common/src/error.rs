@@ -77,6 +77,18 @@ pub enum Error {
         /// What to check.
         hint: Option<String>,
     },
+    /// A write that must not be repeated (a create without an idempotency key) was sent, but its
+    /// answer was lost (5xx or a dropped connection): it may or may not have been applied. Exit
+    /// 5 or 7, as the cause.
+    #[error("{message}")]
+    OutcomeUnknown {
+        /// What was sent and what happened.
+        message: String,
+        /// How to find out whether it was applied.
+        hint: Option<String>,
+        /// The exit code of the cause (5 server, 7 network).
+        code: i32,
+    },
     /// The operation ran but did not succeed: a run ended FAILED, a REF of a batch failed (exit 1).
     #[error("{0}")]
     Failed(String),
@@ -143,6 +155,7 @@ impl Error {
             Error::Server { .. } => EXIT_SERVER,
             Error::Network { .. } => EXIT_NETWORK,
             Error::Timeout(_) => EXIT_TIMEOUT,
+            Error::OutcomeUnknown { code, .. } => *code,
             Error::Failed(_) | Error::Io { .. } => EXIT_FAILED,
         }
     }
@@ -153,7 +166,8 @@ impl Error {
             Error::Usage { hint, .. }
             | Error::Auth { hint, .. }
             | Error::Client { hint, .. }
-            | Error::Network { hint, .. } => hint.as_deref(),
+            | Error::Network { hint, .. }
+            | Error::OutcomeUnknown { hint, .. } => hint.as_deref(),
             _ => None,
         }
     }
@@ -187,7 +201,11 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// Summarise an HTTP error body for one line: `detail`, `exception_detail[].msg`, or the raw text.
+/// Most bytes of an error body pf reads (the rest is not needed for a one-line message).
+pub const MAX_ERROR_BODY: u64 = 64 << 10;
+
+/// Summarise an HTTP error body for one line: `detail`, `exception_detail[].msg`, an HTML
+/// page's `<title>`, or the raw text, with whitespace collapsed and cut at 300 characters.
 ///
 /// ```
 /// let body = br#"{"exception_message":"Invalid request received.","exception_detail":[{"loc":["body","limit"],"msg":"Input should be less than or equal to 200","type":"less_than_equal"}]}"#;
@@ -195,16 +213,23 @@ impl From<std::io::Error> for Error {
 ///     pf_common::error::summarize_body(body),
 ///     "Invalid request received.: body.limit: Input should be less than or equal to 200"
 /// );
+/// let page = b"<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body></html>";
+/// assert_eq!(pf_common::error::summarize_body(page), "502 Bad Gateway");
 /// ```
 pub fn summarize_body(body: &[u8]) -> String {
+    one_line(&summary_of(body), 300)
+}
+
+fn summary_of(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
-        let trimmed = text.trim();
-        return if trimmed.len() > 300 {
-            format!("{}…", &trimmed[..300])
-        } else {
-            trimmed.into()
-        };
+        return html_title(&text).unwrap_or_else(|| {
+            if looks_like_html(&text) {
+                "(an HTML error page)".into()
+            } else {
+                text.into_owned()
+            }
+        });
     };
     let mut parts = Vec::new();
     if let Some(detail) = value.get("detail") {
@@ -235,6 +260,53 @@ pub fn summarize_body(body: &[u8]) -> String {
     } else {
         parts.join("; ")
     }
+}
+
+fn looks_like_html(text: &str) -> bool {
+    let start: String = text
+        .trim_start()
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<?xml")
+}
+
+/// The `<title>` of an HTML page, if it has a non-empty one.
+fn html_title(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let open = lower.find("<title")?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    // `to_ascii_lowercase` keeps byte offsets, so they index `text` too.
+    let title = text.get(start..end)?.trim();
+    (!title.is_empty()).then(|| title.to_string())
+}
+
+/// `text` on one line: runs of whitespace (newlines included) become one space, control
+/// characters are dropped, and more than `max` characters are cut with `…`.
+///
+/// ```
+/// assert_eq!(pf_common::error::one_line("a\n\n  b\tc", 100), "a b c");
+/// assert_eq!(pf_common::error::one_line("ééééé", 3), "ééé…");
+/// ```
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for word in text.split_whitespace() {
+        for c in (count > 0).then_some(' ').into_iter().chain(word.chars()) {
+            if c.is_control() {
+                continue;
+            }
+            if count == max {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            count += 1;
+        }
+    }
+    out
 }
 
 fn validation_item(item: &serde_json::Value) -> String {

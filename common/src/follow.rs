@@ -1,4 +1,6 @@
-//! Following flow runs' logs until the runs end (`pf-logs --follow`).
+//! Watching flow runs until they end (or reach a state): the one loop under `pf-logs --follow`
+//! and `pf-wait`. It reads REFs as they arrive, checks every watched run's state in one
+//! batched request per tick, optionally follows their logs, and rides out server outages.
 //!
 //! Polling `/logs/filter` with a timestamp cursor (de-duplicated by log id, see
 //! [`crate::logs::LogPoller`]) works on any server and is the source of truth; where the server
@@ -18,6 +20,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::logs::{LogPoller, LogQuery};
 use crate::logstream::{LiveLogs, StreamEvent};
+use crate::outage::Outage;
 use crate::refs::{self, str_field};
 
 /// Poll interval while the websocket does not deliver records.
@@ -29,14 +32,80 @@ pub const STATE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long after a run ends its late lines are still waited for (they lag the final state by
 /// up to ~3 s: clients send logs in batches every 2 s).
 pub const LATE_WINDOW: Duration = Duration::from_secs(5);
+/// After an outage, how long a run's late lines are waited for once it has ended (unless the
+/// engine's last line, `Finished in state …`, arrives): clients send what they buffered while
+/// the server was away in batches, and a loaded server takes its time to store them.
+pub const LATE_WINDOW_AFTER_OUTAGE: Duration = Duration::from_secs(30);
 /// After a reconnection, how long the pollers keep looking back to the point of the outage.
 pub const OUTAGE_HOLD: Duration = Duration::from_secs(60);
-/// A server gone for this long ends the follow with a network error.
-pub const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
+
+/// What a watched run waits for (`pf-wait --for`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Target {
+    /// Any terminal state; only COMPLETED counts as success (the default).
+    #[default]
+    Terminal,
+    /// COMPLETED; a run that ends otherwise never will.
+    Completed,
+    /// RUNNING (a run that has started counts, even when it ended since).
+    Running,
+    /// A state type or name (`late`, `paused`, `FAILED`), compared case-insensitively.
+    State(String),
+}
+
+impl Target {
+    /// Parse `terminal`, `completed`, `running`, or any state type or name.
+    pub fn parse(text: &str) -> Result<Target> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::usage(
+                "--for needs a state: terminal, completed, running, or a state name",
+            ));
+        }
+        Ok(match text.to_ascii_lowercase().as_str() {
+            "terminal" | "finished" | "done" => Target::Terminal,
+            "completed" => Target::Completed,
+            "running" => Target::Running,
+            _ => Target::State(text.to_string()),
+        })
+    }
+
+    /// Whether `run` (a flow run object) reached the target: Some(true) yes, Some(false) never
+    /// will (it ended otherwise), None not yet.
+    pub fn judge(&self, run: &Value) -> Option<bool> {
+        let state_type = str_field(run, "state_type");
+        let state_name = str_field(run, "state_name");
+        let terminal = crate::model::is_terminal(run);
+        match self {
+            Target::Terminal | Target::Completed => terminal.then_some(state_type == "COMPLETED"),
+            Target::Running if state_type == "RUNNING" => Some(true),
+            Target::Running => {
+                terminal.then(|| run.get("start_time").is_some_and(|t| !t.is_null()))
+            }
+            Target::State(wanted) => {
+                if wanted.eq_ignore_ascii_case(state_type)
+                    || wanted.eq_ignore_ascii_case(state_name)
+                {
+                    Some(true)
+                } else {
+                    terminal.then_some(false)
+                }
+            }
+        }
+    }
+}
 
 /// What to follow and how.
 #[derive(Debug, Clone, Default)]
 pub struct FollowOptions {
+    /// Follow the runs' logs (pf-logs); without, only states are watched (pf-wait).
+    pub logs: bool,
+    /// What each run waits for.
+    pub target: Target,
+    /// Stop when the first run reaches the target (`pf-wait --any`).
+    pub any: bool,
+    /// Stop waiting after this long (the outcome then says `timed_out`).
+    pub timeout: Option<Duration>,
     /// The filter for every run (level, task run, text, since); its `flow_run_ids` are ignored.
     pub query: LogQuery,
     /// Start with only the last N existing records of each run.
@@ -58,9 +127,27 @@ pub struct FollowedRun {
     pub state_type: String,
     /// The run's latest state name (`Running`, `Completed`, …).
     pub state_name: String,
+    /// The run's latest API object.
+    pub object: Value,
+    /// Whether it reached the target (None: not yet).
+    pub reached: Option<bool>,
     poller: LogPoller,
     ended_at: Option<Instant>,
+    /// How long after `ended_at` late lines are waited for.
+    late_window: Duration,
+    /// The engine's last line (`Finished in state …`) has been printed.
+    final_line: bool,
     done: bool,
+}
+
+impl FollowedRun {
+    /// Whether the run ended and its late lines are in (or waited for long enough).
+    fn late_lines_in(&self) -> bool {
+        self.ended_at.is_some_and(|t| {
+            let waited = t.elapsed();
+            waited >= self.late_window || (self.final_line && waited >= LATE_WINDOW)
+        })
+    }
 }
 
 /// What the follower hands to the printer.
@@ -72,6 +159,8 @@ pub enum FollowEvent<'a> {
     Record(&'a FollowedRun, Value),
     /// A run ended and its late lines are in.
     Ended(&'a FollowedRun),
+    /// The states of the runs were checked (about once a second): a live view can refresh.
+    Checked(&'a [FollowedRun]),
 }
 
 enum Event {
@@ -87,21 +176,45 @@ pub struct FollowOutcome {
     pub batch: Batch,
     /// Final state type of each run followed.
     pub final_states: Vec<String>,
+    /// Every watched run's latest object and whether it reached the target, in REF order.
+    pub runs: Vec<(Value, Option<bool>)>,
+    /// `timeout` ran out first.
+    pub timed_out: bool,
+    /// Stopped at the first run that reached the target (`any`).
+    pub any_reached: bool,
+    /// Runs deleted while they were followed.
+    pub vanished: usize,
 }
 
 impl FollowOutcome {
-    /// 0 when every run ended COMPLETED and every REF resolved; 1 when a run ended otherwise;
-    /// the batch's code when REFs failed.
+    /// 0 when every run reached the target (with `any`: one did) and every REF resolved; 1
+    /// when a run ended otherwise; the batch's code when REFs failed.
     pub fn exit_code(&self) -> i32 {
         let batch = self.batch.exit_code();
         if batch != 0 {
             return batch;
         }
-        if self.final_states.iter().all(|s| s == "COMPLETED") {
+        if self.vanished > 0 {
+            // A run that vanished is "not found" (4); with others that ended, a partial batch.
+            return if self.final_states.is_empty() {
+                crate::error::EXIT_NOT_FOUND
+            } else {
+                crate::error::EXIT_FAILED
+            };
+        }
+        if self.any_reached || self.runs.iter().all(|(_, reached)| *reached == Some(true)) {
             0
         } else {
             crate::error::EXIT_FAILED
         }
+    }
+
+    /// The runs that have not reached the target yet (for a timeout message).
+    pub fn waiting(&self) -> impl Iterator<Item = &Value> {
+        self.runs
+            .iter()
+            .filter(|(_, r)| r.is_none())
+            .map(|(run, _)| run)
     }
 }
 
@@ -116,7 +229,7 @@ pub fn follow(
 ) -> Result<FollowOutcome> {
     let (tx, rx) = mpsc::channel::<Event>();
     spawn_ref_reader(tx.clone(), refs);
-    let live = options.stream.then(|| {
+    let live = (options.stream && options.logs).then(|| {
         let tx = tx.clone();
         LiveLogs::start(client.settings().clone(), move |event| {
             tx.send(Event::Stream(event)).is_ok()
@@ -133,13 +246,25 @@ pub fn follow(
         streaming: false,
         next_poll: Instant::now(),
         next_state: Instant::now(),
-        outage: None,
+        outage: Outage::new(options.tool),
     };
+    let deadline = options.timeout.map(|t| Instant::now() + t);
     loop {
         if state.refs_done && state.runs.iter().all(|r| r.done) {
             break;
         }
-        let wake = state.next_poll.min(state.next_state);
+        if options.any && state.runs.iter().any(|r| r.done && r.reached == Some(true)) {
+            state.outcome.any_reached = true;
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            state.outcome.timed_out = true;
+            break;
+        }
+        let mut wake = state.next_poll.min(state.next_state);
+        if let Some(deadline) = deadline {
+            wake = wake.min(deadline);
+        }
         let timeout = wake.saturating_duration_since(Instant::now());
         match rx.recv_timeout(timeout) {
             Ok(Event::Ref(Ok(reference))) => {
@@ -165,7 +290,13 @@ pub fn follow(
             }
         }
     }
-    Ok(state.outcome)
+    let mut outcome = state.outcome;
+    outcome.runs = state
+        .runs
+        .into_iter()
+        .map(|r| (r.object, r.reached))
+        .collect();
+    Ok(outcome)
 }
 
 fn spawn_ref_reader(
@@ -199,8 +330,8 @@ struct Follower<'c, 'o> {
     streaming: bool,
     next_poll: Instant,
     next_state: Instant,
-    /// Since when the server has been unreachable, and how many retries so far.
-    outage: Option<(Instant, u32)>,
+    /// Whether the server is reachable (the shared outage rules).
+    outage: Outage,
 }
 
 impl Follower<'_, '_> {
@@ -216,13 +347,21 @@ impl Follower<'_, '_> {
         }
         let mut query = self.options.query.clone();
         query.flow_run_ids = vec![id.clone()];
-        if let Some(n) = self.options.tail {
+        if let Some(n) = self.options.tail.filter(|_| self.options.logs) {
             // Start at the oldest of the last N records; the first poll then prints only N.
             let mut newest = Vec::new();
-            crate::logs::read_logs(self.client, &query, None, Some(n), |page| {
-                newest = page;
-                Ok(())
-            })?;
+            crate::logs::read_logs(
+                self.client,
+                &query,
+                crate::logs::LogWindow {
+                    tail: Some(n),
+                    ..Default::default()
+                },
+                |page| {
+                    newest = page;
+                    Ok(())
+                },
+            )?;
             let oldest = newest
                 .first()
                 .and_then(|r| r.get("timestamp"))
@@ -244,11 +383,24 @@ impl Follower<'_, '_> {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
+            object: run.clone(),
+            reached: self.options.target.judge(run),
             poller: LogPoller::new(query),
             ended_at: None,
+            late_window: LATE_WINDOW,
+            final_line: false,
             done: false,
         };
         emit(FollowEvent::Started(&followed))?;
+        if !self.options.logs {
+            if followed.reached.is_some() {
+                followed.done = true;
+                self.outcome.final_states.push(followed.state_type.clone());
+                emit(FollowEvent::Ended(&followed))?;
+            }
+            self.runs.push(followed);
+            return Ok(true);
+        }
         let mut first = followed.poller.poll(self.client)?;
         if let Some(n) = self.options.tail {
             first.drain(..first.len().saturating_sub(n));
@@ -256,7 +408,7 @@ impl Follower<'_, '_> {
         for record in first {
             emit(FollowEvent::Record(&followed, record))?;
         }
-        if crate::model::is_terminal(run) {
+        if followed.reached.is_some() {
             // Late lines are waited for only until LATE_WINDOW after the run's end.
             let ended_ago = run
                 .get("end_time")
@@ -314,7 +466,13 @@ impl Follower<'_, '_> {
                 }
             }
             StreamEvent::Connected => self.trace("pf: logs/out websocket subscribed"),
-            StreamEvent::Lost(why) | StreamEvent::Unavailable(why) => {
+            StreamEvent::Unavailable(why) => {
+                // Said once: the stream thread ends after reporting this.
+                warn(self.options.tool, polling_notice(self.client, &why));
+                self.streaming = false;
+                self.next_poll = self.next_poll.min(Instant::now() + POLL_INTERVAL);
+            }
+            StreamEvent::Lost(why) => {
                 self.trace(&format!("pf: logs/out websocket: {why}; polling"));
                 self.streaming = false;
                 self.next_poll = self.next_poll.min(Instant::now() + POLL_INTERVAL);
@@ -325,48 +483,34 @@ impl Follower<'_, '_> {
 
     fn tick(&mut self, emit: &mut impl FnMut(FollowEvent<'_>) -> Result<()>) -> Result<()> {
         let now = Instant::now();
-        let result = self.poll_and_check(now, emit);
-        match result {
+        match self.poll_and_check(now, emit) {
             Ok(()) => {
-                if let Some((since, _)) = self.outage.take() {
-                    warn(
-                        self.options.tool,
-                        format!(
-                            "reconnected after {} s; resuming",
-                            since.elapsed().as_secs()
-                        ),
-                    );
+                if self.outage.up().is_some() {
+                    let now = Instant::now();
                     for run in &mut self.runs {
                         run.poller.hold_here(OUTAGE_HOLD);
+                        // What the run's client buffered meanwhile is still to come.
+                        run.late_window = LATE_WINDOW_AFTER_OUTAGE;
+                        if let Some(ended) = run.ended_at.as_mut() {
+                            *ended = now;
+                        }
                     }
                 }
                 Ok(())
             }
-            Err(e) if is_connection_loss(&e) => {
-                let (since, attempt) = match self.outage {
-                    None => {
-                        warn(
-                            self.options.tool,
-                            format!("lost connection to the server ({e}); retrying"),
-                        );
-                        for run in &mut self.runs {
-                            // Hold from before the outage: clients send what they buffered late.
-                            run.poller.hold_here(GIVE_UP_AFTER + OUTAGE_HOLD);
-                        }
-                        (now, 0)
+            Err(e) => {
+                let first = self.outage.is_up();
+                let delay = self.outage.down(e)?;
+                if first {
+                    for run in &mut self.runs {
+                        // Hold from before the outage: clients send what they buffered late.
+                        run.poller.hold_here(GIVE_UP_AFTER + OUTAGE_HOLD);
                     }
-                    Some(outage) => outage,
-                };
-                if since.elapsed() >= GIVE_UP_AFTER {
-                    return Err(e);
                 }
-                let delay = crate::client::backoff_delay(attempt, Duration::from_secs(8));
-                self.outage = Some((since, attempt + 1));
                 self.next_poll = Instant::now() + delay;
                 self.next_state = self.next_poll;
                 Ok(())
             }
-            Err(e) => Err(e),
         }
     }
 
@@ -378,15 +522,33 @@ impl Follower<'_, '_> {
         if now >= self.next_state {
             self.check_states()?;
             self.next_state = now + STATE_INTERVAL;
+            emit(FollowEvent::Checked(&self.runs))?;
         }
-        let final_due = self
-            .runs
-            .iter()
-            .any(|r| !r.done && r.ended_at.is_some_and(|t| t.elapsed() >= LATE_WINDOW));
+        if !self.options.logs {
+            for run in self
+                .runs
+                .iter_mut()
+                .filter(|r| !r.done && r.ended_at.is_some())
+            {
+                run.done = true;
+                self.outcome.final_states.push(run.state_type.clone());
+                emit(FollowEvent::Ended(run))?;
+            }
+            self.next_poll = self.next_state;
+            return Ok(());
+        }
+        let final_due = self.runs.iter().any(|r| !r.done && r.late_lines_in());
         if now >= self.next_poll || final_due {
             for run in self.runs.iter_mut().filter(|r| !r.done) {
-                let last = run.ended_at.is_some_and(|t| t.elapsed() >= LATE_WINDOW);
+                let last = run.late_lines_in();
                 for record in run.poller.poll(self.client)? {
+                    if record
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| m.starts_with("Finished in state"))
+                    {
+                        run.final_line = true;
+                    }
                     emit(FollowEvent::Record(run, record))?;
                 }
                 if last {
@@ -404,7 +566,7 @@ impl Follower<'_, '_> {
             // Wake for the end of a late window rather than a whole interval later.
             for run in self.runs.iter().filter(|r| !r.done) {
                 if let Some(ended) = run.ended_at {
-                    self.next_poll = self.next_poll.min(ended + LATE_WINDOW);
+                    self.next_poll = self.next_poll.min(ended + run.late_window);
                 }
             }
         }
@@ -416,7 +578,7 @@ impl Follower<'_, '_> {
         let ids: Vec<String> = self
             .runs
             .iter()
-            .filter(|r| r.ended_at.is_none())
+            .filter(|r| r.ended_at.is_none() && r.reached.is_none())
             .map(|r| r.id.clone())
             .collect();
         if ids.is_empty() {
@@ -425,14 +587,22 @@ impl Follower<'_, '_> {
         for chunk in ids.chunks(200) {
             let body = json!({ "flow_runs": { "id": { "any_": chunk } }, "limit": chunk.len() });
             let found = self.client.post("flow_runs/filter", body)?;
-            for run_json in found.as_array().into_iter().flatten() {
-                let id = str_field(run_json, "id");
-                let Some(run) = self.runs.iter_mut().find(|r| r.id == id) else {
+            let found = found.as_array().map(Vec::as_slice).unwrap_or_default();
+            for id in chunk {
+                let Some(run_json) = found.iter().find(|r| str_field(r, "id") == id) else {
+                    self.deleted(id);
+                    continue;
+                };
+                let Some(run) = self.runs.iter_mut().find(|r| &r.id == id) else {
                     continue;
                 };
                 run.state_type = str_field(run_json, "state_type").to_string();
                 run.state_name = str_field(run_json, "state_name").to_string();
-                if crate::model::is_terminal(run_json) && run.ended_at.is_none() {
+                run.object = run_json.clone();
+                if run.reached.is_none() {
+                    run.reached = self.options.target.judge(run_json);
+                }
+                if run.reached.is_some() && run.ended_at.is_none() {
                     run.ended_at = Some(Instant::now());
                     self.next_poll = self.next_poll.min(Instant::now() + LATE_WINDOW);
                 }
@@ -440,9 +610,63 @@ impl Follower<'_, '_> {
         }
         Ok(())
     }
+
+    /// A watched run is gone (deleted while watched): it can never end, so it stops being
+    /// followed and is reported as not found.
+    fn deleted(&mut self, id: &str) {
+        let Some(run) = self.runs.iter_mut().find(|r| r.id == id) else {
+            return;
+        };
+        run.state_type = "DELETED".into();
+        run.state_name = "Deleted".into();
+        run.reached = Some(false);
+        run.done = true;
+        run.ended_at = Some(Instant::now());
+        self.outcome.vanished += 1;
+        crate::cli::report_item(
+            self.options.tool,
+            &Error::not_found(
+                format!("flow run '{}' was deleted while it was followed", run.name),
+                None,
+            ),
+        );
+    }
 }
 
-/// Errors a follow or a watch rides out: the server is unreachable, or answers 5xx (restarting).
-pub fn is_connection_loss(e: &Error) -> bool {
-    matches!(e, Error::Network { .. } | Error::Server { .. })
+/// The error for a wait whose `--timeout` ran out: which runs are still going, in which state.
+pub fn timeout_error(outcome: &FollowOutcome, waited: Duration) -> Error {
+    let waiting: Vec<String> = outcome
+        .waiting()
+        .map(|run| {
+            format!(
+                "'{}' ({})",
+                str_field(run, "name"),
+                str_field(run, "state_name")
+            )
+        })
+        .collect();
+    let what = match waiting.len() {
+        1 => format!("flow run {}", waiting[0]),
+        n => format!("{n} flow runs: {}", waiting.join(", ")),
+    };
+    Error::Timeout(format!(
+        "timed out after {} waiting for {what}",
+        crate::time::hms(waited.as_secs_f64())
+    ))
+}
+
+pub use crate::outage::{GIVE_UP_AFTER, is_connection_loss};
+
+/// What following does without the `/logs/out` stream, and why: older servers have none.
+fn polling_notice(client: &Client, why: &str) -> String {
+    let server = crate::server::info(client);
+    if server.has(crate::server::LOG_STREAM) {
+        format!("the server does not stream logs ({why}); polling for them instead")
+    } else {
+        format!(
+            "{} has no log stream (/logs/out arrived in Prefect {}); polling for logs instead",
+            server.describe(),
+            crate::server::LOG_STREAM
+        )
+    }
 }

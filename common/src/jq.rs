@@ -1,15 +1,142 @@
 //! `--jq EXPR`: a jq filter (jaq) run on each output object.
+//!
+//! Besides jaq's standard library a filter has `$ENV`, `@csv` and `@tsv` (as in jq). Filters
+//! run on a thread of their own with a large stack, and every function the user defines
+//! checks the stack's depth on entry, so a filter that recurses forever (`def f: 1 + f; f`)
+//! fails with a usage error instead of overflowing the stack.
 
-use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
+use std::cell::Cell;
+use std::sync::mpsc;
+
+use jaq_core::load::lex::{Tok, Token};
+use jaq_core::load::{Arena, File, Lexer, Loader};
+use jaq_core::native::{Fun, v};
+use jaq_core::{Compiler, Ctx, Exn, Native, Vars, box_iter::box_once, data, unwrap_valr};
 use jaq_json::Val;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-/// A compiled jq filter.
+/// The stack of the thread that runs filters: reserved, not committed, so it costs only what
+/// a filter uses.
+const STACK_SIZE: usize = 256 << 20;
+/// How deep a filter may go before its functions refuse to recurse further; the rest of the
+/// stack is headroom for the deepest native call.
+const STACK_BUDGET: usize = 192 << 20;
+/// The name of the depth check put at the start of every user-defined function.
+const GUARD: &str = "__pf_stack_guard";
+
+/// jq's `@csv` and `@tsv`, which jaq's standard library lacks.
+const PF_DEFS: &str = r#"
+def @csv: if type != "array" then error("cannot csv-format \(type), only an array") else
+  map(if type == "string" then "\"" + (split("\"") | join("\"\"")) + "\""
+      elif type == "number" or type == "boolean" then tostring
+      elif . == null then ""
+      else error("cannot csv-format \(type)") end) | join(",") end;
+def @tsv: if type != "array" then error("cannot tsv-format \(type), only an array") else
+  map(if type == "string" then split("\\") | join("\\\\") | split("\t") | join("\\t")
+        | split("\n") | join("\\n") | split("\r") | join("\\r")
+      elif type == "number" or type == "boolean" then tostring
+      elif . == null then ""
+      else error("cannot tsv-format \(type)") end) | join("\t") end;
+"#;
+
+thread_local! {
+    /// The stack address where the filter thread started (0 until it has).
+    static STACK_BASE: Cell<usize> = const { Cell::new(0) };
+}
+
+fn stack_address() -> usize {
+    let marker = 0u8;
+    std::ptr::addr_of!(marker) as usize
+}
+
+fn too_deep() -> bool {
+    let base = STACK_BASE.with(Cell::get);
+    base != 0 && base.abs_diff(stack_address()) > STACK_BUDGET
+}
+
+const DEPTH_MESSAGE: &str = "filter recursed too deep (does a function call itself forever?)";
+
+/// The depth check: passes its input on unchanged, or fails once the stack is nearly used up.
+fn stack_guard() -> Fun<data::JustLut<Val>> {
+    let native = Native::new(|cv| {
+        if too_deep() {
+            return box_once(Err(Exn::from(jaq_core::Error::str(DEPTH_MESSAGE))));
+        }
+        box_once(Ok(cv.1))
+    })
+    .with_paths(|cv| {
+        if too_deep() {
+            return box_once(Err(Exn::from(jaq_core::Error::str(DEPTH_MESSAGE))));
+        }
+        box_once(Ok(cv.1))
+    })
+    .with_update(|cv, f| {
+        if too_deep() {
+            return box_once(Err(Exn::from(jaq_core::Error::str(DEPTH_MESSAGE))));
+        }
+        f(cv.1)
+    });
+    (GUARD, v(0), native)
+}
+
+/// The filter with the depth check put after the `:` of every `def NAME(ARGS):`. The text is
+/// lexed (not searched), so `def` inside strings and comments is left alone.
+fn guard_definitions(code: &str) -> Option<String> {
+    fn walk(code: &str, tokens: &[Token<&str>], at: &mut Vec<usize>) {
+        for (i, Token(text, tok)) in tokens.iter().enumerate() {
+            match tok {
+                Tok::Word if *text == "def" => {
+                    let mut j = i + 2;
+                    if let Some(Token(t, Tok::Block(_))) = tokens.get(j)
+                        && t.starts_with('(')
+                    {
+                        j += 1;
+                    }
+                    if let Some(Token(colon, Tok::Sym)) = tokens.get(j)
+                        && *colon == ":"
+                    {
+                        at.push(jaq_core::load::span(code, colon).end);
+                    }
+                }
+                Tok::Block(inner) => walk(code, inner, at),
+                Tok::Str(parts) => {
+                    for part in parts {
+                        if let jaq_core::load::lex::StrPart::Term(token) = part {
+                            walk(code, std::slice::from_ref(token), at);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let tokens = Lexer::new(code).lex().ok()?;
+    let mut at = Vec::new();
+    walk(code, &tokens, &mut at);
+    at.sort_unstable();
+    let mut out = String::with_capacity(code.len() + at.len() * 24);
+    let mut last = 0;
+    for offset in at {
+        out.push_str(&code[last..offset]);
+        out.push_str(&format!(" {GUARD} |"));
+        last = offset;
+    }
+    out.push_str(&code[last..]);
+    Some(out)
+}
+
+/// A compiled jq filter, owned by the thread that runs it.
 pub struct JqFilter {
+    requests: mpsc::Sender<Value>,
+    answers: mpsc::Receiver<Result<Vec<JqOutput>>>,
+}
+
+/// What the filter thread holds: the filter and the value of `$ENV`.
+struct Compiled {
     filter: jaq_core::Filter<data::JustLut<Val>>,
+    env: Val,
 }
 
 impl std::fmt::Debug for JqFilter {
@@ -47,75 +174,87 @@ impl JqFilter {
     /// assert_eq!(pf_common::jq::JqFilter::compile(".a |").unwrap_err().exit_code(), 2);
     /// ```
     pub fn compile(code: &str) -> Result<JqFilter> {
-        let defs = jaq_core::defs()
-            .chain(jaq_std::defs())
-            .chain(jaq_json::defs());
-        let funs = jaq_core::funs()
-            .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
-        let loader = Loader::new(defs);
-        let arena = Arena::default();
-        let modules = loader
-            .load(&arena, File { code, path: () })
-            .map_err(|errors| {
-                let mut messages = Vec::new();
-                for (_, error) in errors {
-                    match error {
-                        jaq_core::load::Error::Io(items) => {
-                            messages.extend(items.into_iter().map(|(_, m)| m));
-                        }
-                        jaq_core::load::Error::Lex(items) => {
-                            for (expect, found) in items {
-                                messages.push(describe(
-                                    code,
-                                    found,
-                                    &format!("expected {}", expect.as_str()),
-                                ));
-                            }
-                        }
-                        jaq_core::load::Error::Parse(items) => {
-                            for (expect, found) in items {
-                                messages.push(describe(
-                                    code,
-                                    found,
-                                    &format!("expected {}", expect.as_str()),
-                                ));
-                            }
-                        }
+        let (requests, jobs) = mpsc::channel::<Value>();
+        let (answer, answers) = mpsc::channel();
+        let owned = code.to_string();
+        std::thread::Builder::new()
+            .name("jq".into())
+            .stack_size(STACK_SIZE)
+            .spawn(move || {
+                STACK_BASE.with(|base| base.set(stack_address()));
+                let compiled = match Compiled::new(&owned) {
+                    Ok(compiled) => {
+                        let _ = answer.send(Ok(Vec::new()));
+                        compiled
+                    }
+                    Err(e) => {
+                        let _ = answer.send(Err(e));
+                        return;
+                    }
+                };
+                // Ends when the JqFilter (the sender) is dropped.
+                for input in jobs {
+                    if answer.send(compiled.run(&input)).is_err() {
+                        break;
                     }
                 }
-                bad_filter(code, messages)
-            })?;
-        let filter = Compiler::default()
-            .with_funs(funs)
-            .compile(modules)
-            .map_err(|errors| {
-                let messages = errors
-                    .into_iter()
-                    .flat_map(|(_, items)| items)
-                    .map(|(name, undefined)| {
-                        describe(
-                            code,
-                            name,
-                            &format!("undefined {} '{name}'", undefined.as_str()),
-                        )
-                    })
-                    .collect();
-                bad_filter(code, messages)
-            })?;
-        Ok(JqFilter { filter })
+            })
+            .map_err(|e| Error::io("cannot start the jq thread", e))?;
+        let filter = JqFilter { requests, answers };
+        filter.answer()?;
+        Ok(filter)
     }
 
     /// Run the filter on one value. A runtime error (e.g. `.[0]` on an object) is an error
-    /// naming the filter's message.
+    /// naming the filter's message; a filter that recurses too deep is a usage error (exit 2).
     pub fn run(&self, input: &Value) -> Result<Vec<JqOutput>> {
-        let text = serde_json::to_vec(input).expect("JSON values serialize");
-        let val = jaq_json::read::parse_single(&text)
-            .map_err(|e| Error::Failed(format!("jq: cannot read input: {e}")))?;
-        let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
+        self.requests
+            .send(input.clone())
+            .map_err(|_| Error::Failed("jq: the filter thread has ended".into()))?;
+        self.answer()
+    }
+
+    fn answer(&self) -> Result<Vec<JqOutput>> {
+        self.answers
+            .recv()
+            .map_err(|_| Error::Failed("jq: the filter thread has ended".into()))?
+    }
+}
+
+impl Compiled {
+    /// Compile the user's text (for its error messages), then the same text with each
+    /// definition guarded against endless recursion.
+    fn new(code: &str) -> Result<Compiled> {
+        let plain = compile_text(code, code)?;
+        let filter = guard_definitions(code)
+            .and_then(|guarded| compile_text(&guarded, code).ok())
+            .unwrap_or(plain);
+        let env: serde_json::Map<String, Value> = std::env::vars_os()
+            .map(|(k, v)| {
+                let text = |s: std::ffi::OsString| s.to_string_lossy().into_owned();
+                (text(k), Value::String(text(v)))
+            })
+            .collect();
+        let env = to_val(&Value::Object(env))?;
+        Ok(Compiled { filter, env })
+    }
+
+    fn run(&self, input: &Value) -> Result<Vec<JqOutput>> {
+        let val = to_val(input)?;
+        let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([self.env.clone()]));
         let mut out = Vec::new();
         for result in self.filter.id.run((ctx, val)).map(unwrap_valr) {
-            let value = result.map_err(|e| Error::Failed(format!("jq: {e}")))?;
+            let value = result.map_err(|e| {
+                let message = e.to_string();
+                if message.contains(DEPTH_MESSAGE) {
+                    Error::usage_hint(
+                        format!("jq: {DEPTH_MESSAGE}"),
+                        "a recursive function needs a case that ends it",
+                    )
+                } else {
+                    Error::Failed(format!("jq: {message}"))
+                }
+            })?;
             out.push(match &value {
                 Val::TStr(bytes) | Val::BStr(bytes) => {
                     JqOutput::Raw(String::from_utf8_lossy(bytes).into_owned())
@@ -125,6 +264,77 @@ impl JqFilter {
         }
         Ok(out)
     }
+}
+
+fn to_val(value: &Value) -> Result<Val> {
+    let text = serde_json::to_vec(value).expect("JSON values serialize");
+    jaq_json::read::parse_single(&text)
+        .map_err(|e| Error::Failed(format!("jq: cannot read input: {e}")))
+}
+
+/// Compile `text`; errors are described against `user_code` (the text the user wrote).
+fn compile_text(text: &str, user_code: &str) -> Result<jaq_core::Filter<data::JustLut<Val>>> {
+    let pf_defs = jaq_core::load::parse(PF_DEFS, |p| p.defs()).unwrap_or_default();
+    let defs = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs())
+        .chain(pf_defs);
+    let funs = jaq_core::funs()
+        .chain(jaq_std::funs())
+        .chain(jaq_json::funs())
+        .chain([stack_guard()]);
+    let loader = Loader::new(defs);
+    let arena = Arena::default();
+    let code = text;
+    let modules = loader
+        .load(&arena, File { code, path: () })
+        .map_err(|errors| {
+            let mut messages = Vec::new();
+            for (_, error) in errors {
+                match error {
+                    jaq_core::load::Error::Io(items) => {
+                        messages.extend(items.into_iter().map(|(_, m)| m));
+                    }
+                    jaq_core::load::Error::Lex(items) => {
+                        for (expect, found) in items {
+                            messages.push(describe(
+                                code,
+                                found,
+                                &format!("expected {}", expect.as_str()),
+                            ));
+                        }
+                    }
+                    jaq_core::load::Error::Parse(items) => {
+                        for (expect, found) in items {
+                            messages.push(describe(
+                                code,
+                                found,
+                                &format!("expected {}", expect.as_str()),
+                            ));
+                        }
+                    }
+                }
+            }
+            bad_filter(user_code, messages)
+        })?;
+    Compiler::default()
+        .with_funs(funs)
+        .with_global_vars(["$ENV"])
+        .compile(modules)
+        .map_err(|errors| {
+            let messages = errors
+                .into_iter()
+                .flat_map(|(_, items)| items)
+                .map(|(name, undefined)| {
+                    describe(
+                        code,
+                        name,
+                        &format!("undefined {} '{name}'", undefined.as_str()),
+                    )
+                })
+                .collect();
+            bad_filter(user_code, messages)
+        })
 }
 
 fn describe(code: &str, at: &str, what: &str) -> String {
@@ -180,6 +390,46 @@ mod tests {
         let f = JqFilter::compile("select(.n > 1) | .n").unwrap();
         assert!(f.run(&json!({"n": 1})).unwrap().is_empty());
         assert_eq!(f.run(&json!({"n": 2})).unwrap()[0].text(), "2");
+    }
+
+    #[test]
+    fn jq_formats_and_env() {
+        let run = |code: &str, input: Value| {
+            JqFilter::compile(code).unwrap().run(&input).unwrap()[0]
+                .text()
+                .to_string()
+        };
+        let row = json!(["a\tb", 1, null, true, "say \"hi\"\n"]);
+        assert_eq!(run("@tsv", row.clone()), "a\\tb\t1\t\ttrue\tsay \"hi\"\\n");
+        assert_eq!(run("@csv", row), "\"a\tb\",1,,true,\"say \"\"hi\"\"\n\"");
+        assert_eq!(run("@json", json!({"a": [1]})), r#"{"a":[1]}"#);
+        assert_eq!(run(".a | @base64", json!({"a": "pf"})), "cGY=");
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(run("$ENV.PATH", json!(null)), path);
+        assert_eq!(run("env.PATH", json!(null)), path);
+    }
+
+    #[test]
+    fn endless_recursion_is_a_usage_error() {
+        let f = JqFilter::compile("def f: 1 + f; f").unwrap();
+        assert_eq!(f.run(&json!(0)).unwrap_err().exit_code(), 2);
+        // Recursion that ends still works, also in paths and updates, and after the error.
+        let f = JqFilter::compile(
+            "def fact: if . <= 1 then 1 else . * (. - 1 | fact) end; def g: .a; (10 | fact), (g |= 5 | .a)",
+        )
+        .unwrap();
+        let out: Vec<String> = f
+            .run(&json!({"a": 1}))
+            .unwrap()
+            .iter()
+            .map(|o| o.text().to_string())
+            .collect();
+        assert_eq!(out, ["3628800", "5"]);
+        let text = r#""def f: 1" | length"#;
+        assert_eq!(
+            JqFilter::compile(text).unwrap().run(&json!(0)).unwrap()[0].text(),
+            "8"
+        );
     }
 
     #[test]

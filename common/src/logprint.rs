@@ -7,7 +7,8 @@ use serde_json::Value;
 use crate::cli::Batch;
 use crate::client::Client;
 use crate::error::Result;
-use crate::logs::{LogQuery, level_name, read_logs, render_header, render_line};
+use crate::liveregion::LiveRegion;
+use crate::logs::{LogQuery, LogWindow, level_name, read_logs, render_header, render_line};
 use crate::output::{Cell, Format, Printer};
 use crate::{input, refs};
 
@@ -25,6 +26,9 @@ pub struct LogPrinter {
     run_width: usize,
     runs: usize,
     header_printed: bool,
+    /// Lines drawn under the log lines on a terminal (the live tree of `--follow`).
+    live: LiveRegion,
+    live_lines: Vec<String>,
 }
 
 impl LogPrinter {
@@ -33,7 +37,7 @@ impl LogPrinter {
         // A table without --jq: pf-logs' own lines (messages are never cut, tracebacks keep
         // their lines).
         let lines = printer.format() == Format::Table && printer.needs_cells();
-        if printer.format() == Format::Tsv {
+        if matches!(printer.format(), Format::Tsv | Format::Csv) {
             printer.columns(TSV_HEADERS);
         }
         LogPrinter {
@@ -43,7 +47,28 @@ impl LogPrinter {
             run_width: 0,
             runs: 0,
             header_printed: false,
+            live: LiveRegion::default(),
+            live_lines: Vec::new(),
         }
+    }
+
+    /// Whether log lines go to a terminal as text (where a live region can be drawn).
+    pub fn is_terminal_text(&self) -> bool {
+        self.lines && crate::output::stdout_is_terminal()
+    }
+
+    /// Whether colour is on.
+    pub fn color(&self) -> bool {
+        self.printer.color()
+    }
+
+    /// Show these lines under the log lines, redrawn in place (a terminal only).
+    pub fn set_live(&mut self, lines: Vec<String>) -> Result<()> {
+        if !self.is_terminal_text() || lines == self.live_lines {
+            return Ok(());
+        }
+        self.live_lines = lines;
+        self.live.draw(&self.live_lines)
     }
 
     /// Whether lines carry the run's name from the start (several REFs given).
@@ -86,11 +111,17 @@ impl LogPrinter {
                 .iter()
                 .map(|r| render_line(r, run, self.printer.color())),
         );
-        self.printer.line(&lines.join("\n"))
+        self.live.clear()?;
+        self.printer.line(&lines.join("\n"))?;
+        if !self.live_lines.is_empty() {
+            self.live.draw(&self.live_lines)?;
+        }
+        Ok(())
     }
 
     /// Finish the output (`No logs found.` on stderr for an empty terminal table).
     pub fn finish(&mut self) -> Result<()> {
+        self.live.close()?;
         if self.lines && !self.header_printed && !crate::cli::item_failed() {
             eprintln!("No logs found.");
         }
@@ -120,27 +151,36 @@ fn tsv_cells(record: &Value) -> Vec<Cell> {
     ]
 }
 
-/// Print each run's logs once, oldest first (the first `head` or the last `tail` lines of each):
-/// REFs from `refs` or stdin. Returns the batch's exit code; `tool` names errors.
+/// Print each run's logs once, in the window (oldest first unless reversed; the first `head` or
+/// the last `tail` lines of each): REFs from `refs` or stdin. With `--task-run` and no flow run
+/// REF, the task run's own lines (found by `task_run_id` alone, so a task run with no flow run
+/// works too). Returns the batch's exit code; `tool` names errors.
 pub fn print_runs(
     client: &Client,
-    query: &LogQuery,
-    refs: &[String],
-    (head, tail): (Option<usize>, Option<usize>),
+    targets: &LogTargets,
+    window: LogWindow,
     out: &mut LogPrinter,
     tool: &str,
 ) -> Result<i32> {
+    let (query, refs) = (&targets.query, &targets.runs);
+    if let Some(task_run) = &targets.task_run
+        && refs.is_empty()
+    {
+        out.add_run(task_run);
+        read_logs(client, query, window, |page| out.records(task_run, page))?;
+        return Ok(0);
+    }
     let refs = input::collect_refs(refs)?;
     out.set_multi(refs.len() > 1);
     let mut batch = Batch::default();
     let mut shown = std::collections::HashSet::new();
     for reference in &refs {
-        let Some(run) = batch.record(tool, refs::resolve(client, &refs::FLOW_RUN, reference))
-        else {
+        let Some(run) = batch.step(tool, refs::resolve(client, &refs::FLOW_RUN, reference)) else {
             continue;
         };
         // A run named twice (by id and by name, or piped in twice) is shown once.
         if !shown.insert(refs::str_field(&run, "id").to_string()) {
+            batch.record(tool, Ok(()));
             continue;
         }
         let name = refs::str_field(&run, "name").to_string();
@@ -149,39 +189,53 @@ pub fn print_runs(
             flow_run_ids: vec![refs::str_field(&run, "id").to_string()],
             ..query.clone()
         };
-        let printed = read_logs(client, &run_query, head, tail, |page| {
-            out.records(&name, page)
-        });
-        if let Err(e) = printed {
-            if e.is_broken_pipe() {
-                return Err(e);
-            }
-            batch.record::<()>(tool, Err(e));
+        let printed = read_logs(client, &run_query, window, |page| out.records(&name, page));
+        if let Err(e) = &printed
+            && e.is_broken_pipe()
+        {
+            return printed.map(|()| 0);
         }
+        batch.record(tool, printed);
     }
     Ok(batch.exit_code())
 }
 
-/// Apply `--task-run REF` to a query: only that task run's lines, and (when no flow run REF is
-/// given) its flow run is the one shown. Returns the query and the flow run REFs.
+/// What to print: the query, the flow run REFs, and the task run's name when `--task-run` was
+/// given without a flow run REF (its lines are then read by task run alone).
+#[derive(Debug, Clone)]
+pub struct LogTargets {
+    /// The query (with `task_run_id` set by `--task-run`).
+    pub query: LogQuery,
+    /// Flow run REFs (empty: stdin, unless `task_run` is set).
+    pub runs: Vec<String>,
+    /// The task run's name, when its lines are shown without a flow run REF.
+    pub task_run: Option<String>,
+    /// The task run's flow run id, when it has one (what `--follow` follows).
+    pub task_flow_run: Option<String>,
+}
+
+/// Apply `--task-run REF` to a query: only that task run's lines.
 pub fn resolve_task_run(
     client: &Client,
     task_run: Option<&str>,
     mut query: LogQuery,
-    mut runs: Vec<String>,
-) -> Result<(LogQuery, Vec<String>)> {
+    runs: Vec<String>,
+) -> Result<LogTargets> {
+    let mut targets = LogTargets {
+        query: query.clone(),
+        runs,
+        task_run: None,
+        task_flow_run: None,
+    };
     if let Some(task_run) = task_run {
         let task = refs::resolve(client, &refs::TASK_RUN, task_run)?;
         query.task_run_id = Some(refs::str_field(&task, "id").to_string());
-        if runs.is_empty() {
-            let flow_run = refs::str_field(&task, "flow_run_id");
-            if flow_run.is_empty() {
-                return Err(crate::Error::usage(format!(
-                    "task run '{task_run}' has no flow run"
-                )));
-            }
-            runs.push(flow_run.to_string());
+        targets.query = query;
+        if targets.runs.is_empty() {
+            targets.task_run = Some(refs::str_field(&task, "name").to_string());
         }
+        let flow_run = refs::str_field(&task, "flow_run_id");
+        targets.task_flow_run = (!flow_run.is_empty()).then(|| flow_run.to_string());
     }
-    Ok((query, runs))
+    Ok(targets)
 }

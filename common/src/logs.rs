@@ -1,8 +1,9 @@
 //! Run logs: the filter for `/logs/filter`, a poller that hands out each new log record
 //! exactly once (timestamp cursor with a look-back window, de-duplicated by log id), how a
-//! record looks on a terminal, and sending records into a run.
+//! record looks on a terminal (sending records into a run is [`crate::logship`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
@@ -13,6 +14,8 @@ use crate::error::{Error, Result};
 use crate::filters::FilterBody;
 use crate::output::Style;
 use crate::paging::Pages;
+use crate::server;
+use crate::text_search::TextQuery;
 use crate::time::{parse_api_time, to_api_time};
 
 /// Logs reach the server up to a few seconds after their timestamp (clients send them in
@@ -80,6 +83,11 @@ pub struct LogQuery {
 impl LogQuery {
     /// The `/logs/filter` body for this query, starting at `after` when given.
     pub fn body(&self, after: Option<Timestamp>, sort: &str) -> Value {
+        self.body_searching(after, sort, true)
+    }
+
+    /// [`LogQuery::body`], with the text search left out unless `text_on_server`.
+    fn body_searching(&self, after: Option<Timestamp>, sort: &str, text_on_server: bool) -> Value {
         let after = match (after, self.since) {
             (Some(a), Some(s)) => Some(a.max(s)),
             (a, s) => a.or(s),
@@ -101,10 +109,72 @@ impl LogQuery {
             )
             .set_opt(
                 &["logs", "text", "query"],
-                self.text.as_ref().map(|t| json!(t)),
+                self.text
+                    .as_ref()
+                    .filter(|_| text_on_server)
+                    .map(|t| json!(t)),
             )
             .into_value()
     }
+
+    /// The text search pf applies itself, when the server cannot (see [`text_on_server`]).
+    fn client_text(&self, client: &Client) -> Option<TextQuery> {
+        match &self.text {
+            Some(text) if !text_on_server(client) => Some(TextQuery::parse(text)),
+            _ => None,
+        }
+    }
+}
+
+/// Set once a server failed a text search (Prefect 3.4.20–3.4.x on SQLite before 3.44 answers
+/// 500: `no such function: concat`); pf then searches on its side for the rest of the process.
+static SERVER_TEXT_SEARCH_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the server searches log text itself: it is new enough
+/// ([`server::LOG_TEXT_SEARCH`]) and has not failed a search in this process.
+fn text_on_server(client: &Client) -> bool {
+    !SERVER_TEXT_SEARCH_FAILED.load(Ordering::Relaxed)
+        && server::info(client).has(server::LOG_TEXT_SEARCH)
+}
+
+/// Walk `/logs/filter` pages of `query` (sorted by `sort`, from `after`), each page with only
+/// the matching records, `limit` matching records at most. The text search runs on the server
+/// when it can, else here, with the same results.
+fn matching_pages(
+    client: &Client,
+    query: &LogQuery,
+    after: Option<Timestamp>,
+    sort: &str,
+    limit: Option<usize>,
+    each: &mut dyn FnMut(Vec<Value>) -> Result<()>,
+) -> Result<()> {
+    let local = query.client_text(client);
+    let body = query.body_searching(after, sort, local.is_none());
+    let mut remaining = limit;
+    let server_limit = if local.is_some() { None } else { limit };
+    for (n, page) in Pages::new(client, "logs/filter", body, server_limit).enumerate() {
+        let mut page = match page {
+            Err(Error::Server { status: 500, .. })
+                if n == 0 && query.text.is_some() && local.is_none() =>
+            {
+                SERVER_TEXT_SEARCH_FAILED.store(true, Ordering::Relaxed);
+                return matching_pages(client, query, after, sort, limit, each);
+            }
+            page => page?,
+        };
+        if let Some(text) = &local {
+            page.retain(|record| text.matches_record(record));
+        }
+        if let Some(left) = &mut remaining {
+            page.truncate(*left);
+            *left -= page.len();
+        }
+        each(page)?;
+        if remaining == Some(0) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Hands out each log record of a query once, oldest first, however often it is polled.
@@ -147,16 +217,27 @@ impl LogPoller {
     /// Fetch the records not handed out yet (all pages), oldest first.
     pub fn poll(&mut self, client: &Client) -> Result<Vec<Value>> {
         let after = self.poll_start();
+        // When pf searches the text, every record moves the cursor; the search applies after.
+        let local = self.query.client_text(client);
+        let body = self
+            .query
+            .body_searching(after, "TIMESTAMP_ASC", local.is_none());
         let mut fresh = Vec::new();
-        for page in Pages::new(
-            client,
-            "logs/filter",
-            self.query.body(after, "TIMESTAMP_ASC"),
-            None,
-        ) {
-            for record in page? {
+        for page in Pages::new(client, "logs/filter", body, None) {
+            let page = match page {
+                Err(Error::Server { status: 500, .. })
+                    if self.query.text.is_some() && local.is_none() =>
+                {
+                    SERVER_TEXT_SEARCH_FAILED.store(true, Ordering::Relaxed);
+                    return self.poll(client);
+                }
+                page => page?,
+            };
+            for record in page {
                 // The page starts at `after`, so the window check is already done.
-                if let Some(new) = self.accept(record, false) {
+                if let Some(new) = self.accept(record, false)
+                    && local.as_ref().is_none_or(|text| text.matches_record(&new))
+                {
                     fresh.push(new);
                 }
             }
@@ -320,127 +401,50 @@ pub fn render_line(record: &Value, run: Option<(&str, usize)>, color: bool) -> S
     out.trim_end().to_string()
 }
 
-/// Read logs once: oldest first, the first `head` or the last `tail` records, or all of them
-/// (paged, each page handed to `page` as it arrives).
+/// Which records of a run to read: the first `head` or the last `tail` (else all), oldest
+/// first unless `reverse` (as `prefect flow-run logs --reverse`: newest first).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWindow {
+    /// Only the first N records.
+    pub head: Option<usize>,
+    /// Only the last N records.
+    pub tail: Option<usize>,
+    /// Newest first.
+    pub reverse: bool,
+}
+
+/// Read logs once, in the window's order and size (paged, each page handed to `page` as it
+/// arrives).
 pub fn read_logs(
     client: &Client,
     query: &LogQuery,
-    head: Option<usize>,
-    tail: Option<usize>,
+    window: LogWindow,
     mut page: impl FnMut(Vec<Value>) -> Result<()>,
 ) -> Result<()> {
-    if let Some(n) = tail {
+    if let Some(n) = window.tail {
         let mut newest = Vec::new();
-        for chunk in Pages::new(
+        matching_pages(
             client,
-            "logs/filter",
-            query.body(None, "TIMESTAMP_DESC"),
+            query,
+            None,
+            "TIMESTAMP_DESC",
             Some(n),
-        ) {
-            newest.extend(chunk?);
+            &mut |chunk| {
+                newest.extend(chunk);
+                Ok(())
+            },
+        )?;
+        if !window.reverse {
+            newest.reverse();
         }
-        newest.reverse();
         return page(newest);
     }
-    for chunk in Pages::new(
-        client,
-        "logs/filter",
-        query.body(None, "TIMESTAMP_ASC"),
-        head,
-    ) {
-        page(chunk?)?;
-    }
-    Ok(())
-}
-
-/// Most records sent in one `POST /logs/`.
-pub const WRITE_BATCH: usize = 200;
-/// Most message bytes sent in one `POST /logs/` (the server takes a few MB).
-const WRITE_BATCH_BYTES: usize = 1 << 20;
-
-/// Sends log lines into a flow run (`POST /logs/`) in batches, each with a timestamp later
-/// than the one before, so `/logs/filter` returns them in the order they were written.
-#[derive(Debug)]
-pub struct LogWriter<'c> {
-    client: &'c Client,
-    flow_run_id: String,
-    task_run_id: Option<String>,
-    level: u64,
-    name: String,
-    pending: Vec<Value>,
-    pending_bytes: usize,
-    last: Option<Timestamp>,
-    sent: usize,
-}
-
-impl<'c> LogWriter<'c> {
-    /// A writer of records at `level` into a flow run (and optionally one of its task runs),
-    /// with logger name `name`.
-    pub fn new(
-        client: &'c Client,
-        flow_run_id: &str,
-        task_run_id: Option<&str>,
-        level: u64,
-        name: &str,
-    ) -> Self {
-        LogWriter {
-            client,
-            flow_run_id: flow_run_id.to_string(),
-            task_run_id: task_run_id.map(str::to_string),
-            level,
-            name: name.to_string(),
-            pending: Vec::new(),
-            pending_bytes: 0,
-            last: None,
-            sent: 0,
-        }
-    }
-
-    /// Queue one record, timestamped now; sends a batch when one is full.
-    pub fn push(&mut self, message: &str) -> Result<()> {
-        let now = Timestamp::now();
-        let ts = match self.last {
-            Some(last) if now <= last => last + SignedDuration::from_micros(1),
-            _ => now,
-        };
-        self.last = Some(ts);
-        self.pending_bytes += message.len();
-        self.pending.push(json!({
-            "name": self.name,
-            "level": self.level,
-            "message": message,
-            "timestamp": to_api_time(ts),
-            "flow_run_id": self.flow_run_id,
-            "task_run_id": self.task_run_id,
-        }));
-        if self.pending.len() >= WRITE_BATCH || self.pending_bytes >= WRITE_BATCH_BYTES {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// How many records wait to be sent.
-    pub fn pending(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// How many records were sent so far.
-    pub fn sent(&self) -> usize {
-        self.sent
-    }
-
-    /// Send what is queued.
-    pub fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let batch = Value::Array(std::mem::take(&mut self.pending));
-        let count = batch.as_array().map_or(0, Vec::len);
-        self.pending_bytes = 0;
-        self.client.post("logs/", batch)?;
-        self.sent += count;
-        Ok(())
-    }
+    let sort = if window.reverse {
+        "TIMESTAMP_DESC"
+    } else {
+        "TIMESTAMP_ASC"
+    };
+    matching_pages(client, query, None, sort, window.head, &mut page)
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
-//! Live logs from the server's `/logs/out` websocket (subprotocol `prefect`: an auth message,
-//! then a filter message, then one `{"type":"log","log":{…}}` message per new record).
+//! The server's websockets that stream out: `/logs/out` and `/events/out` (subprotocol
+//! `prefect`: an auth message, then a filter message, then one `{"type":"log","log":{…}}` or
+//! `{"type":"event","event":{…}}` message per new item).
 //!
-//! The stream is live only (no backfill) and best effort: the server drops records for a
-//! subscriber that falls behind, and a server without PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED and
-//! PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED accepts the socket but never sends a record.
-//! So it only lowers latency: [`crate::logs::LogPoller`] stays the source of truth.
+//! Both are best effort: the server drops items for a subscriber that falls behind, and a
+//! server without PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED and
+//! PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED accepts the log socket but never sends a
+//! record. So they only lower latency: a poller ([`crate::logs::LogPoller`],
+//! [`crate::events::EventPoller`]) stays the source of truth. `/events/out` also backfills
+//! the filter's recent past (at most 15 minutes) before it goes live.
 
 use std::io::ErrorKind;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -26,6 +29,39 @@ const READ_TICK: Duration = Duration::from_millis(500);
 /// Connect and handshake timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What a socket streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// `/logs/out`: log records (a `LogFilter`).
+    Logs,
+    /// `/events/out`: events (an `EventFilter`), after a backfill of the filter's recent past.
+    Events,
+}
+
+impl Topic {
+    fn path(self) -> &'static str {
+        match self {
+            Topic::Logs => "logs/out",
+            Topic::Events => "events/out",
+        }
+    }
+
+    /// The `type` of an item message, and the key that holds the item.
+    fn item(self) -> &'static str {
+        match self {
+            Topic::Logs => "log",
+            Topic::Events => "event",
+        }
+    }
+
+    fn filter_message(self, filter: &Value) -> Value {
+        match self {
+            Topic::Logs => json!({ "type": "filter", "filter": filter }),
+            Topic::Events => json!({ "type": "filter", "filter": filter, "backfill": true }),
+        }
+    }
+}
+
 /// The websocket URL of `/logs/out` for an API URL (`http` → `ws`, `https` → `wss`).
 ///
 /// ```
@@ -35,6 +71,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// );
 /// ```
 pub fn socket_url(api_url: &str) -> String {
+    topic_url(api_url, Topic::Logs)
+}
+
+/// The websocket URL of a topic for an API URL.
+pub fn topic_url(api_url: &str, topic: Topic) -> String {
     let url = api_url.trim_end_matches('/');
     let url = if let Some(rest) = url.strip_prefix("https://") {
         format!("wss://{rest}")
@@ -43,7 +84,7 @@ pub fn socket_url(api_url: &str) -> String {
     } else {
         url.to_string()
     };
-    format!("{url}/logs/out")
+    format!("{url}/{}", topic.path())
 }
 
 /// Whether pf can open the log stream with these settings: over `https`, custom TLS settings
@@ -54,9 +95,10 @@ pub fn supported(settings: &Settings) -> bool {
         || !(settings.tls_insecure || settings.ssl_cert_file.is_some())
 }
 
-/// One open `/logs/out` subscription.
+/// One open `/logs/out` or `/events/out` subscription.
 pub struct LogSocket {
     socket: WebSocket<MaybeTlsStream<TcpStream>>,
+    topic: Topic,
 }
 
 impl std::fmt::Debug for LogSocket {
@@ -81,7 +123,16 @@ impl LogSocket {
         settings: &Settings,
         filter: &Value,
     ) -> std::result::Result<LogSocket, ConnectError> {
-        let url = socket_url(&settings.api_url);
+        Self::connect_topic(settings, Topic::Logs, filter)
+    }
+
+    /// Connect, authenticate and subscribe to `topic` with its filter.
+    pub fn connect_topic(
+        settings: &Settings,
+        topic: Topic,
+        filter: &Value,
+    ) -> std::result::Result<LogSocket, ConnectError> {
+        let url = topic_url(&settings.api_url, topic);
         let mut request = url
             .as_str()
             .into_client_request()
@@ -186,7 +237,7 @@ impl LogSocket {
                 Err(e) => return Err(transient(&e)),
             }
         }
-        send(&mut socket, json!({ "type": "filter", "filter": filter }))?;
+        send(&mut socket, topic.filter_message(filter))?;
         let tcp = match socket.get_mut() {
             MaybeTlsStream::Plain(s) => s,
             MaybeTlsStream::Rustls(s) => s.get_mut(),
@@ -194,24 +245,25 @@ impl LogSocket {
         };
         tcp.set_read_timeout(Some(READ_TICK))
             .map_err(|e| transient(&e))?;
-        Ok(LogSocket { socket })
+        Ok(LogSocket { socket, topic })
     }
 
-    /// The next record, or None when none came within a short tick.
+    /// The next record (log or event), or None when none came within a short tick.
     pub fn next_record(&mut self) -> Result<Option<Value>> {
         loop {
             match self.socket.read() {
                 Ok(Message::Text(text)) => {
                     let message: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
-                    if message.get("type").and_then(Value::as_str) == Some("log")
-                        && let Some(log) = message.get("log")
+                    let item = self.topic.item();
+                    if message.get("type").and_then(Value::as_str) == Some(item)
+                        && let Some(Value::Object(_)) = message.get(item)
                     {
-                        return Ok(Some(log.clone()));
+                        return Ok(message.get(item).cloned());
                     }
                 }
                 Ok(Message::Close(_)) => {
                     return Err(Error::Network {
-                        message: "the log stream was closed".into(),
+                        message: format!("the {} stream was closed", self.topic.item()),
                         hint: None,
                     });
                 }
@@ -223,7 +275,7 @@ impl LogSocket {
                 }
                 Err(e) => {
                     return Err(Error::Network {
-                        message: format!("the log stream broke: {e}"),
+                        message: format!("the {} stream broke: {e}", self.topic.item()),
                         hint: None,
                     });
                 }
@@ -245,8 +297,9 @@ pub enum StreamEvent {
     Unavailable(String),
 }
 
-/// A `/logs/out` subscription kept open by a background thread, reconnecting with backoff,
-/// whose filter can be changed (e.g. when another flow run is followed).
+/// A `/logs/out` or `/events/out` subscription kept open by a background thread,
+/// reconnecting with backoff, whose filter can be changed (e.g. when another flow run is
+/// followed).
 #[derive(Debug)]
 pub struct LiveLogs {
     filter: Arc<Mutex<Option<Value>>>,
@@ -254,11 +307,23 @@ pub struct LiveLogs {
     stop: Arc<AtomicBool>,
 }
 
+/// The same machinery for any topic (`/events/out` too).
+pub type LiveStream = LiveLogs;
+
 impl LiveLogs {
-    /// Start the thread. `deliver` gets every event and returns false when nobody listens any
-    /// more (the thread then ends). Nothing connects until [`LiveLogs::set_filter`].
+    /// Start the `/logs/out` thread. `deliver` gets every event and returns false when nobody
+    /// listens any more (the thread then ends). Nothing connects until [`LiveLogs::set_filter`].
     pub fn start(
         settings: Settings,
+        deliver: impl Fn(StreamEvent) -> bool + Send + 'static,
+    ) -> LiveLogs {
+        Self::start_topic(settings, Topic::Logs, deliver)
+    }
+
+    /// Start the thread of a topic.
+    pub fn start_topic(
+        settings: Settings,
+        topic: Topic,
         deliver: impl Fn(StreamEvent) -> bool + Send + 'static,
     ) -> LiveLogs {
         let live = LiveLogs {
@@ -271,14 +336,22 @@ impl LiveLogs {
             live.generation.clone(),
             live.stop.clone(),
         );
-        std::thread::spawn(move || run_stream(&settings, &filter, &generation, &stop, &deliver));
+        std::thread::spawn(move || {
+            run_stream(&settings, topic, &filter, &generation, &stop, &deliver)
+        });
         live
     }
 
-    /// Subscribe with this `LogFilter` (reconnecting if subscribed with another one).
+    /// Subscribe with this filter (reconnecting if subscribed with another one).
     pub fn set_filter(&self, filter: Value) {
         *self.filter.lock().expect("filter lock") = Some(filter);
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Use this filter from the next reconnection on, without reconnecting now (an events
+    /// cursor: a reconnection backfills from the last event seen).
+    pub fn update_filter(&self, filter: Value) {
+        *self.filter.lock().expect("filter lock") = Some(filter);
     }
 }
 
@@ -290,6 +363,7 @@ impl Drop for LiveLogs {
 
 fn run_stream(
     settings: &Settings,
+    topic: Topic,
     filter: &Mutex<Option<Value>>,
     generation: &AtomicU64,
     stop: &AtomicBool,
@@ -305,7 +379,7 @@ fn run_stream(
             std::thread::sleep(Duration::from_millis(100));
             continue;
         };
-        let mut socket = match LogSocket::connect(settings, &current) {
+        let mut socket = match LogSocket::connect_topic(settings, topic, &current) {
             Ok(socket) => socket,
             Err(ConnectError::Refused(why)) => {
                 deliver(StreamEvent::Unavailable(why));

@@ -36,6 +36,8 @@ pub const STATE_NAMES: &[&str] = &[
     "Crashed",
     "Paused",
     "Suspended",
+    "Submitting",
+    "InfrastructurePending",
 ];
 
 /// The terminal state types: a run in one of these will not change by itself.
@@ -59,15 +61,42 @@ impl StateSelector {
     }
 }
 
-/// Parse `--state` values (case-insensitive type or name). Unknown values are a usage error
-/// listing what is accepted.
+/// Parse `--state` values. As Prefect's `--state`, a value is a state *name* (`Scheduled`
+/// excludes `Late`), matched case-insensitively against Prefect's names and otherwise taken as
+/// given (a custom name, or one a newer server sets); a type name written all lower-case or
+/// all upper-case (`failed`, `SCHEDULED`) is that state *type*, as pf has always read it.
 ///
 /// ```
 /// use pf_common::model::{parse_states, StateSelector};
-/// assert_eq!(parse_states(&["failed".into(), "late".into()]).unwrap(),
-///     vec![StateSelector::Type("FAILED".into()), StateSelector::Name("Late".into())]);
+/// assert_eq!(parse_states(&["failed".into(), "late".into(), "Scheduled".into()]).unwrap(),
+///     vec![StateSelector::Type("FAILED".into()), StateSelector::Name("Late".into()),
+///          StateSelector::Name("Scheduled".into())]);
+/// assert_eq!(parse_states(&["Submitting".into(), "My Custom".into()]).unwrap(),
+///     vec![StateSelector::Name("Submitting".into()), StateSelector::Name("My Custom".into())]);
 /// ```
 pub fn parse_states(values: &[String]) -> Result<Vec<StateSelector>> {
+    Ok(values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            let upper = v.to_ascii_uppercase().replace(['-', '_', ' '], "");
+            let one_case = v == v.to_ascii_lowercase() || v == v.to_ascii_uppercase();
+            if one_case && let Some(t) = STATE_TYPES.iter().find(|t| **t == upper) {
+                return StateSelector::Type(t.to_string());
+            }
+            match STATE_NAMES.iter().find(|n| n.to_ascii_uppercase() == upper) {
+                Some(name) => StateSelector::Name(name.to_string()),
+                None => StateSelector::Name(v.to_string()),
+            }
+        })
+        .collect())
+}
+
+/// Parse `--state-type` values (case-insensitive); an unknown type is a usage error listing
+/// the types.
+pub fn parse_state_types(values: &[String]) -> Result<Vec<StateSelector>> {
     values
         .iter()
         .flat_map(|v| v.split(','))
@@ -75,20 +104,27 @@ pub fn parse_states(values: &[String]) -> Result<Vec<StateSelector>> {
         .filter(|v| !v.is_empty())
         .map(|v| {
             let upper = v.to_ascii_uppercase().replace(['-', '_', ' '], "");
-            if let Some(t) = STATE_TYPES.iter().find(|t| **t == upper) {
-                return Ok(StateSelector::Type(t.to_string()));
-            }
-            if let Some(n) = STATE_NAMES.iter().find(|n| n.to_ascii_uppercase() == upper) {
-                return Ok(StateSelector::Name(n.to_string()));
-            }
-            Err(Error::usage_hint(
-                format!("unknown state '{v}'"),
-                format!(
-                    "use a state type ({}) or name ({})",
-                    STATE_TYPES.join(", ").to_lowercase(),
-                    STATE_NAMES.join(", ")
-                ),
-            ))
+            STATE_TYPES
+                .iter()
+                .find(|t| **t == upper)
+                .map(|t| StateSelector::Type(t.to_string()))
+                .ok_or_else(|| {
+                    Error::usage_hint(
+                        format!("unknown state type '{v}'"),
+                        format!("use one of: {}", STATE_TYPES.join(", ").to_lowercase()),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The names among `states` that are not Prefect's own (for a warning, as Prefect prints).
+pub fn custom_state_names(states: &[StateSelector]) -> Vec<&str> {
+    states
+        .iter()
+        .filter_map(|s| match s {
+            StateSelector::Name(n) if !STATE_NAMES.contains(&n.as_str()) => Some(n.as_str()),
+            _ => None,
         })
         .collect()
 }

@@ -24,6 +24,22 @@ pub enum Format {
     Json,
     /// The table's columns, tab-separated, no header unless --header.
     Tsv,
+    /// The table's columns as RFC 4180 CSV, with a header row unless --no-headers.
+    Csv,
+    /// A table with the extra columns each kind has (labels, parameters, work queue, …).
+    Wide,
+}
+
+/// How tables show points in time (`--time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TimeStyle {
+    /// Ages as "22 hours ago", start times in local time (the default).
+    #[default]
+    Relative,
+    /// Every time as local `YYYY-MM-DD HH:MM:SS`.
+    Local,
+    /// Every time as UTC `YYYY-MM-DDTHH:MM:SSZ`.
+    Utc,
 }
 
 /// Whether stdout counts as a terminal. `PF_FORCE_TTY=1` makes tests see what a user sees.
@@ -180,29 +196,32 @@ impl Cell {
         )
     }
 
-    fn table_text(&self, now: Timestamp) -> (String, Style) {
+    fn table_text(&self, now: Timestamp, times: TimeStyle) -> (String, Style) {
+        let time = |t: &Option<Timestamp>, relative: bool| {
+            t.map(|t| match times {
+                TimeStyle::Utc => t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                TimeStyle::Local => crate::time::local_datetime(t),
+                TimeStyle::Relative if relative => relative_age(t, now),
+                TimeStyle::Relative => crate::time::local_datetime(t),
+            })
+            .unwrap_or_default()
+        };
         match self {
             Cell::Text(s) => (s.clone(), Style::Plain),
             Cell::Styled(s, style) => (s.clone(), *style),
-            Cell::Age(t) => (
-                t.map(|t| relative_age(t, now)).unwrap_or_default(),
-                Style::Plain,
-            ),
-            Cell::Time(t) => (
-                t.map(crate::time::local_datetime).unwrap_or_default(),
-                Style::Plain,
-            ),
+            Cell::Age(t) => (time(t, true), Style::Plain),
+            Cell::Time(t) => (time(t, false), Style::Plain),
             Cell::Duration(d) => (d.map(hms).unwrap_or_default(), Style::Plain),
         }
     }
 
-    fn tsv_text(&self) -> String {
-        let raw = match self {
+    /// The machine form (TSV and CSV): RFC 3339 times, seconds with millisecond decimals.
+    fn machine_text(&self) -> String {
+        match self {
             Cell::Text(s) | Cell::Styled(s, _) => s.clone(),
             Cell::Age(t) | Cell::Time(t) => t.map(|t| t.to_string()).unwrap_or_default(),
             Cell::Duration(d) => d.map(|d| format!("{d:.3}")).unwrap_or_default(),
-        };
-        escape_tsv(&raw)
+        }
     }
 }
 
@@ -234,10 +253,20 @@ pub enum TableMode {
 pub struct Printer {
     format: Format,
     jq: Option<JqFilter>,
-    header: bool,
+    /// `--header` (Some(true)) / `--no-headers` (Some(false)); None: the format's default.
+    header: Option<bool>,
+    wide: bool,
+    times: TimeStyle,
+    /// `--columns`: the headers asked for, in the order asked.
+    wanted: Option<Vec<String>>,
+    /// Which of a row's cells are shown, in order (None: all but the wide-only ones).
+    shown: Option<Vec<usize>>,
+    /// An unknown `--columns` name, reported when the first page is printed.
+    column_error: Option<Error>,
     color: bool,
     width: Option<usize>,
     table_mode: TableMode,
+    json_bare: bool,
     out: BufWriter<io::Stdout>,
     headers: Vec<String>,
     widths: Vec<usize>,
@@ -257,7 +286,8 @@ impl std::fmt::Debug for Printer {
 
 impl Printer {
     /// A printer for `format` (None: table on a terminal, else ndjson) with an optional jq
-    /// filter; `header` prints a TSV header row.
+    /// filter; `header` prints a TSV header row. `-o wide` is a table with the wide columns:
+    /// [`Printer::format`] then answers `Table`.
     pub fn new(format: Option<Format>, jq: Option<&str>, header: bool) -> Result<Printer> {
         let jq = jq.map(JqFilter::compile).transpose()?;
         let format = format.unwrap_or(if stdout_is_terminal() {
@@ -265,13 +295,20 @@ impl Printer {
         } else {
             Format::Ndjson
         });
+        let wide = format == Format::Wide;
         Ok(Printer {
-            format,
+            format: if wide { Format::Table } else { format },
             jq,
-            header,
+            header: header.then_some(true),
+            wide,
+            times: TimeStyle::default(),
+            wanted: None,
+            shown: None,
+            column_error: None,
             color: use_color(),
             width: terminal_width(),
             table_mode: TableMode::Columns,
+            json_bare: false,
             out: BufWriter::new(io::stdout()),
             headers: Vec::new(),
             widths: Vec::new(),
@@ -282,9 +319,37 @@ impl Printer {
         })
     }
 
+    /// `--header` / `--no-headers`: force the header row on or off (None: the format's
+    /// default — on for table and CSV, off for TSV).
+    pub fn with_header(mut self, header: Option<bool>) -> Self {
+        self.header = header;
+        self
+    }
+
+    /// `--time`: how tables show points in time.
+    pub fn with_times(mut self, times: TimeStyle) -> Self {
+        self.times = times;
+        self
+    }
+
+    /// `--columns`: show only these columns (by header, case-insensitive; `_`/`-` match a
+    /// space), in this order, for table, TSV and CSV. An unknown name is a usage error that
+    /// lists the valid ones.
+    pub fn with_columns(mut self, wanted: Option<Vec<String>>) -> Self {
+        self.wanted = wanted.filter(|w| !w.is_empty());
+        self
+    }
+
     /// Print objects as pretty JSON instead of columns in table format (pf-describe).
     pub fn with_table_mode(mut self, mode: TableMode) -> Self {
         self.table_mode = mode;
+        self
+    }
+
+    /// In json format, print the one object asked for as itself rather than as an array of
+    /// one (as `prefect … inspect -o json`); the caller decides when exactly one is asked for.
+    pub fn with_single_json_object(mut self, single: bool) -> Self {
+        self.json_bare = single;
         self
     }
 
@@ -298,11 +363,11 @@ impl Printer {
         self.color
     }
 
-    /// True when rows will be rendered as cells (table/tsv without --jq), i.e. when it is worth
-    /// fetching the names a table joins in.
+    /// True when rows will be rendered as cells (table/tsv/csv without --jq), i.e. when it is
+    /// worth fetching the names a table joins in.
     pub fn needs_cells(&self) -> bool {
         self.jq.is_none()
-            && (self.format == Format::Tsv
+            && (matches!(self.format, Format::Tsv | Format::Csv)
                 || (self.format == Format::Table && self.table_mode == TableMode::Columns))
     }
 
@@ -311,15 +376,61 @@ impl Printer {
         self.rows
     }
 
-    /// Set the table's column headers (before the first page).
+    /// Set the table's column headers (before the first page). Those a kind has only in wide
+    /// output ([`crate::tables::wide_only`]) are shown with `-o wide` or when `--columns` names
+    /// them; rows carry a cell for every header, wide ones included.
     pub fn columns(&mut self, headers: &[&str]) {
-        self.headers = headers.iter().map(|h| h.to_string()).collect();
+        let all: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+        self.column_error = None;
+        self.shown = match self.visible_columns(headers) {
+            Ok(shown) => shown,
+            Err(e) => {
+                self.column_error = Some(e);
+                None
+            }
+        };
+        self.headers = self.pick(all);
         self.widths = self.headers.iter().map(|h| h.chars().count()).collect();
+    }
+
+    /// Which of `headers` this printer shows, in order (None: all of them): `--columns`, or
+    /// all but the kind's wide-only ones unless `-o wide`. For tools that draw a table
+    /// themselves (watched lists); an unknown `--columns` name is a usage error.
+    pub fn visible_columns(&self, headers: &[&str]) -> Result<Option<Vec<usize>>> {
+        let wide = crate::tables::wide_only(headers);
+        let all: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+        Ok(match &self.wanted {
+            Some(wanted) => Some(select_columns(&all, wanted)?),
+            None if self.wide || wide.is_empty() => None,
+            None => Some(
+                (0..all.len())
+                    .filter(|&i| !wide.contains(&all[i].as_str()))
+                    .collect(),
+            ),
+        })
+    }
+
+    /// The shown cells of a full row, in the shown order.
+    fn pick<T: Clone>(&self, row: Vec<T>) -> Vec<T> {
+        match &self.shown {
+            None => row,
+            Some(indices) => indices
+                .iter()
+                .filter_map(|&i| row.get(i).cloned())
+                .collect(),
+        }
+    }
+
+    fn header_wanted(&self) -> bool {
+        self.header.unwrap_or(self.format != Format::Tsv)
     }
 
     /// Print one page of objects; `cells` renders a row for table/tsv. Flushes, so pipes see
     /// each page as it arrives.
     pub fn page(&mut self, objects: &[Value], cells: impl Fn(&Value) -> Vec<Cell>) -> Result<()> {
+        if let Some(e) = self.column_error.take() {
+            return Err(e);
+        }
         if let Some(jq) = &self.jq {
             for object in objects {
                 for result in jq.run(object)? {
@@ -333,6 +444,13 @@ impl Printer {
             (Format::Ndjson, _) => {
                 for object in objects {
                     serde_json::to_writer(&mut self.out, object).map_err(json_write_error)?;
+                    self.out.write_all(b"\n").map_err(write_error)?;
+                }
+            }
+            (Format::Json, _) if self.json_bare => {
+                for object in objects {
+                    serde_json::to_writer_pretty(&mut self.out, object)
+                        .map_err(json_write_error)?;
                     self.out.write_all(b"\n").map_err(write_error)?;
                 }
             }
@@ -352,36 +470,57 @@ impl Printer {
                     self.out.write_all(b"\n").map_err(write_error)?;
                 }
             }
-            (Format::Tsv, _) => {
-                if self.header && !self.header_printed {
-                    let line = self
-                        .headers
-                        .iter()
-                        .map(|h| escape_tsv(h))
-                        .collect::<Vec<_>>()
-                        .join("\t");
-                    writeln!(self.out, "{line}").map_err(write_error)?;
+            (Format::Tsv | Format::Csv, _) => {
+                if self.header_wanted() && !self.header_printed {
+                    let header = self.headers.clone();
+                    self.delimited(&header)?;
                     self.header_printed = true;
                 }
                 for object in objects {
-                    let line = cells(object)
+                    let row: Vec<String> = self
+                        .pick(cells(object))
                         .iter()
-                        .map(Cell::tsv_text)
-                        .collect::<Vec<_>>()
-                        .join("\t");
-                    writeln!(self.out, "{line}").map_err(write_error)?;
+                        .map(Cell::machine_text)
+                        .collect();
+                    self.delimited(&row)?;
                 }
             }
-            (Format::Table, TableMode::Columns) => {
+            (Format::Table | Format::Wide, _) => {
                 let rows: Vec<Vec<(String, Style)>> = objects
                     .iter()
-                    .map(|o| cells(o).iter().map(|c| c.table_text(self.now)).collect())
+                    .map(|o| {
+                        self.pick(cells(o))
+                            .iter()
+                            .map(|c| c.table_text(self.now, self.times))
+                            .collect()
+                    })
                     .collect();
                 self.table_rows(rows)?;
             }
         }
         self.rows += objects.len();
         self.flush()
+    }
+
+    /// One TSV line (values escaped) or CSV record (RFC 4180 quoting).
+    fn delimited(&mut self, values: &[String]) -> Result<()> {
+        if self.format == Format::Csv {
+            let mut record = csv::Writer::from_writer(Vec::new());
+            record
+                .write_record(values)
+                .map_err(|e| Error::Failed(format!("cannot write CSV: {e}")))?;
+            let bytes = record
+                .into_inner()
+                .map_err(|e| Error::Failed(format!("cannot write CSV: {e}")))?;
+            self.out.write_all(&bytes).map_err(write_error)
+        } else {
+            let line = values
+                .iter()
+                .map(|v| escape_tsv(v))
+                .collect::<Vec<_>>()
+                .join("\t");
+            writeln!(self.out, "{line}").map_err(write_error)
+        }
     }
 
     /// Print one object (`page` of one).
@@ -406,7 +545,7 @@ impl Printer {
             }
         }
         let widths = fit_to_width(&self.widths, &self.headers, self.width);
-        if !self.header_printed {
+        if !self.header_printed && self.header_wanted() {
             let header: Vec<(String, Style)> = self
                 .headers
                 .iter()
@@ -414,8 +553,8 @@ impl Printer {
                 .collect();
             let line = render_row(&header, &widths, false);
             writeln!(self.out, "{line}").map_err(write_error)?;
-            self.header_printed = true;
         }
+        self.header_printed = true;
         for row in rows {
             let line = render_row(&row, &widths, self.color);
             writeln!(self.out, "{line}").map_err(write_error)?;
@@ -426,8 +565,12 @@ impl Printer {
     /// Finish: close a JSON array, print a table header for an empty result on a terminal,
     /// flush.
     pub fn finish(&mut self) -> Result<()> {
+        if let Some(e) = self.column_error.take() {
+            return Err(e);
+        }
         if self.jq.is_none() {
             match self.format {
+                Format::Json if self.json_bare => {}
                 Format::Json => {
                     let tail: &[u8] = if self.json_items == 0 {
                         b"[]\n"
@@ -453,6 +596,27 @@ impl Printer {
     fn flush(&mut self) -> Result<()> {
         self.out.flush().map_err(write_error)
     }
+}
+
+/// The indices of the `wanted` headers among `all` (case-insensitive; `_` and `-` match a
+/// space), or a usage error listing the valid names.
+fn select_columns(all: &[String], wanted: &[String]) -> Result<Vec<usize>> {
+    let normal = |s: &str| s.trim().to_ascii_uppercase().replace(['_', '-'], " ");
+    wanted
+        .iter()
+        .map(|w| {
+            all.iter()
+                .position(|h| normal(h) == normal(w))
+                .ok_or_else(|| {
+                    let valid: Vec<String> = all.iter().map(|h| h.replace(' ', "_")).collect();
+                    Error::usage(format!(
+                        "unknown column '{}'; valid columns: {}",
+                        w.trim(),
+                        valid.join(",")
+                    ))
+                })
+        })
+        .collect()
 }
 
 fn render_row(row: &[(String, Style)], widths: &[usize], color: bool) -> String {
@@ -557,4 +721,38 @@ mod tests {
         ];
         assert_eq!(render_row(&row, &[3, 4], false), "a    bb");
     }
+}
+
+/// A small aligned table as lines (for sections of a summary, or a live view redrawn in
+/// place): headers, then one line per row; no width fitting.
+pub fn table_lines(headers: &[&str], rows: &[Vec<Cell>], color: bool) -> Vec<String> {
+    let now = Timestamp::now();
+    let rows: Vec<Vec<(String, Style)>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| c.table_text(now, TimeStyle::default()))
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (i, (text, _)) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(text.chars().count());
+            }
+        }
+    }
+    let mut lines = Vec::with_capacity(rows.len() + 1);
+    if !headers.is_empty() {
+        let header: Vec<(String, Style)> = headers
+            .iter()
+            .map(|h| (h.to_string(), Style::Plain))
+            .collect();
+        lines.push(render_row(&header, &widths, false));
+    }
+    for row in &rows {
+        lines.push(render_row(row, &widths, color));
+    }
+    lines
 }

@@ -1,5 +1,7 @@
 //! Paging over `*/filter` endpoints: offset pages of up to 200, yielded as they arrive.
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 
 use crate::client::Client;
@@ -9,7 +11,11 @@ use crate::error::{Error, Result};
 pub const PAGE_SIZE: usize = 200;
 
 /// An iterator over pages of a `POST {path}` filter endpoint. Each item is one page (at most
-/// 200 objects); memory stays constant however many pages there are.
+/// 200 objects), handed out as it arrives.
+///
+/// No object is handed out twice: objects created while the walk goes on shift the offset
+/// pages, so a later page can repeat the end of the one before; the ids seen are kept (16
+/// bytes per UUID) and a repeat is dropped.
 ///
 /// ```no_run
 /// # use pf_common::{client::Client, paging::Pages};
@@ -28,6 +34,27 @@ pub struct Pages<'c> {
     offset: usize,
     remaining: Option<usize>,
     done: bool,
+    seen: SeenIds,
+}
+
+/// Ids already handed out by one walk: UUIDs as 128-bit numbers, anything else as text.
+#[derive(Debug, Default)]
+pub struct SeenIds {
+    uuids: HashSet<u128>,
+    others: HashSet<String>,
+}
+
+impl SeenIds {
+    /// Whether `object` is new (objects without an `id` always are); remembers its id.
+    pub fn first_time(&mut self, object: &Value) -> bool {
+        let Some(id) = object.get("id").and_then(Value::as_str) else {
+            return true;
+        };
+        match uuid::Uuid::parse_str(id) {
+            Ok(uuid) => self.uuids.insert(uuid.as_u128()),
+            Err(_) => self.others.insert(id.to_string()),
+        }
+    }
 }
 
 impl<'c> Pages<'c> {
@@ -43,6 +70,7 @@ impl<'c> Pages<'c> {
             offset,
             remaining: limit,
             done: limit == Some(0),
+            seen: SeenIds::default(),
         }
     }
 }
@@ -77,14 +105,20 @@ impl Iterator for Pages<'_> {
             }
         };
         self.offset += page.len();
+        let full = page.len() == size;
+        let page: Vec<Value> = page
+            .into_iter()
+            .filter(|object| self.seen.first_time(object))
+            .collect();
         if let Some(r) = &mut self.remaining {
             *r = r.saturating_sub(page.len());
         }
-        if page.len() < size || self.remaining == Some(0) {
+        if !full || self.remaining == Some(0) {
             self.done = true;
         }
         if page.is_empty() {
-            return None;
+            // A page of repeats only: go on with the next one.
+            return if self.done { None } else { self.next() };
         }
         Some(Ok(page))
     }
@@ -125,7 +159,7 @@ pub const EVENT_PAGE_SIZE: usize = 50;
 /// everything). Each source is only asked once the ones before it are used up. An object a
 /// later source repeats (same `id`: Prefect 3 serves each tag limit of `/concurrency_limits`
 /// again as a global limit named `tag:NAME`) is dropped, so with several sources the ids seen
-/// are kept; a single source streams in constant memory like [`Pages`].
+/// are kept across sources (each source's own walk keeps them too, see [`Pages`]).
 ///
 /// ```no_run
 /// # use pf_common::{client::Client, paging::{chain, PageSource}};
@@ -142,7 +176,7 @@ pub fn chain(
     sources: Vec<PageSource>,
     limit: Option<usize>,
 ) -> impl Iterator<Item = Result<Vec<Value>>> + '_ {
-    let seen = (sources.len() > 1).then(std::collections::HashSet::new);
+    let seen = (sources.len() > 1).then(SeenIds::default);
     Chain {
         client,
         sources: sources.into_iter(),
@@ -157,7 +191,7 @@ struct Chain<'c> {
     sources: std::vec::IntoIter<PageSource>,
     current: Option<Box<dyn Iterator<Item = Result<Vec<Value>>> + 'c>>,
     remaining: Option<usize>,
-    seen: Option<std::collections::HashSet<String>>,
+    seen: Option<SeenIds>,
 }
 
 impl Iterator for Chain<'_> {
@@ -172,10 +206,7 @@ impl Iterator for Chain<'_> {
                 match current.next() {
                     Some(Ok(mut page)) => {
                         if let Some(seen) = &mut self.seen {
-                            page.retain(|o| match o.get("id").and_then(Value::as_str) {
-                                Some(id) => seen.insert(id.to_string()),
-                                None => true,
-                            });
+                            page.retain(|o| seen.first_time(o));
                         }
                         if let Some(r) = &mut self.remaining {
                             page.truncate(*r);

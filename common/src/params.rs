@@ -15,13 +15,15 @@ pub fn split_key_value<'a>(text: &'a str, flag: &str) -> Result<(&'a str, &'a st
     match text.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value)),
         _ => Err(Error::usage_hint(
-            format!("{flag} '{text}' is not KEY=VALUE"),
+            format!("{flag} '{}' is not KEY=VALUE", crate::input::shorten(text)),
             format!("write it as {flag} name=value"),
         )),
     }
 }
 
-/// Parse `KEY=JSON`; a value that is not valid JSON is taken as a string (`name=Marvin`).
+/// Parse `KEY=JSON` as Prefect's `load_json_key_values`: a value that is not JSON is taken as
+/// a string (`name=Marvin`) unless it looks like broken JSON (it has a `"`, or starts with `[`
+/// or `{`), which is a usage error naming the key.
 ///
 /// ```
 /// use serde_json::json;
@@ -30,10 +32,25 @@ pub fn split_key_value<'a>(text: &'a str, flag: &str) -> Result<(&'a str, &'a st
 /// assert_eq!(parse_key_json("who=Marvin", "--param").unwrap(), ("who".to_string(), json!("Marvin")));
 /// assert_eq!(parse_key_json("xs=[1,2]", "--param").unwrap(), ("xs".to_string(), json!([1, 2])));
 /// assert!(parse_key_json("=1", "--param").is_err());
+/// assert!(parse_key_json(r#"x="foo"1"#, "--param").is_err());
+/// assert!(parse_key_json("xs=[1,2", "--param").is_err());
+/// assert_eq!(parse_key_json("v=1 2", "--param").unwrap().1, json!("1 2"));
 /// ```
 pub fn parse_key_json(text: &str, flag: &str) -> Result<(String, Value)> {
     let (key, raw) = split_key_value(text, flag)?;
-    let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    let value = match serde_json::from_str(raw) {
+        Ok(value) => value,
+        Err(e) => {
+            let trimmed = raw.trim_start();
+            if raw.contains('"') || trimmed.starts_with('[') || trimmed.starts_with('{') {
+                return Err(Error::usage_hint(
+                    format!("{flag} '{key}': the value is not valid JSON: {e}"),
+                    format!("quote a string as JSON ({flag} {key}='\"text\"') or fix the JSON"),
+                ));
+            }
+            Value::String(raw.to_string())
+        }
+    };
     Ok((key.to_string(), value))
 }
 
@@ -53,7 +70,7 @@ pub fn read_param_file(path: &str) -> Result<Map<String, Value>> {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
-            .map_err(|e| Error::io("cannot read parameters from stdin", e))?;
+            .map_err(|e| Error::usage(format!("cannot read parameters from stdin: {e}")))?;
         text
     } else {
         std::fs::read_to_string(path)
@@ -82,7 +99,8 @@ pub fn merge_params(layers: impl IntoIterator<Item = Map<String, Value>>) -> Map
 
 /// Check parameters against a flow's parameter schema (`parameter_openapi_schema`): unknown
 /// names, wrong types, and required parameters that neither `params` nor `defaults` (the
-/// deployment's own parameters) give. An empty or missing schema checks nothing.
+/// deployment's own parameters) give. An empty or missing schema checks nothing; an open one
+/// (`additionalProperties: true`) checks only the names it lists.
 ///
 /// ```
 /// use serde_json::json;
@@ -112,8 +130,13 @@ pub fn check_params(
             format!("known: {}", names.join(", "))
         }
     };
+    // An open schema (`additionalProperties: true`) takes names it does not list.
+    let open = schema.get("additionalProperties") == Some(&Value::Bool(true));
     for (name, value) in params {
         let Some(property) = properties.get(name) else {
+            if open {
+                continue;
+            }
             return Err(Error::usage_hint(
                 format!("unknown parameter '{name}'"),
                 known(),

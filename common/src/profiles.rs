@@ -40,17 +40,37 @@ pub struct ProfilesFile {
     path: PathBuf,
     doc: DocumentMut,
     existed: bool,
+    /// The changes made since load, replayed on the file's latest content at save.
+    edits: Vec<Edit>,
+}
+
+/// One change to the document, kept so [`ProfilesFile::save`] can re-apply it under the lock.
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(String, String, String),
+    Remove(String, String),
+    SetActive(String),
+    EnsureProfile(String),
+    RemoveProfile(String),
+    RenameProfile(String, String),
 }
 
 impl ProfilesFile {
     /// Read the file at `path`. A missing file is an empty document; a corrupt one is an error
     /// (and, since nothing is written on error, is never overwritten).
     pub fn load(path: &Path) -> Result<Self> {
-        let (text, existed) = match std::fs::read_to_string(path) {
-            Ok(text) => (text, true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), false),
+        let (bytes, existed) = match std::fs::read(path) {
+            Ok(bytes) => (bytes, true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), false),
             Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
         };
+        // Binary junk is as unusable as corrupt TOML: the same error and exit code (2).
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::Config(format!(
+                "{} is not valid TOML: it is not UTF-8 text",
+                path.display()
+            ))
+        })?;
         let doc = text.parse::<DocumentMut>().map_err(|e| {
             let first = e.to_string().lines().next().unwrap_or_default().to_string();
             Error::Config(format!("{} is not valid TOML: {first}", path.display()))
@@ -73,6 +93,7 @@ impl ProfilesFile {
             path: path.to_path_buf(),
             doc,
             existed,
+            edits: Vec::new(),
         })
     }
 
@@ -136,6 +157,12 @@ impl ProfilesFile {
 
     /// Set `key = "val"` in a profile, creating the profile table when missing.
     pub fn set(&mut self, profile: &str, key: &str, val: &str) {
+        self.edits
+            .push(Edit::Set(profile.into(), key.into(), val.into()));
+        self.apply_set(profile, key, val);
+    }
+
+    fn apply_set(&mut self, profile: &str, key: &str, val: &str) {
         let table = self.profile_table_mut(profile);
         match table.get_mut(key) {
             Some(item) if item.is_value() => {
@@ -155,6 +182,11 @@ impl ProfilesFile {
 
     /// Remove a key from a profile; returns whether it was there.
     pub fn remove(&mut self, profile: &str, key: &str) -> bool {
+        self.edits.push(Edit::Remove(profile.into(), key.into()));
+        self.apply_remove(profile, key)
+    }
+
+    fn apply_remove(&mut self, profile: &str, key: &str) -> bool {
         self.doc
             .get_mut("profiles")
             .and_then(|p| p.get_mut(profile))
@@ -165,6 +197,11 @@ impl ProfilesFile {
 
     /// Make a profile the active one.
     pub fn set_active(&mut self, profile: &str) {
+        self.edits.push(Edit::SetActive(profile.into()));
+        self.apply_set_active(profile);
+    }
+
+    fn apply_set_active(&mut self, profile: &str) {
         match self.doc.get_mut("active") {
             Some(item) if item.is_value() => {
                 let decor = item.as_value().map(|v| v.decor().clone());
@@ -181,9 +218,70 @@ impl ProfilesFile {
         }
     }
 
+    /// Remove a whole profile; returns whether it was there. `active` is left alone (the
+    /// caller refuses to remove the active profile).
+    pub fn remove_profile(&mut self, profile: &str) -> bool {
+        self.edits.push(Edit::RemoveProfile(profile.into()));
+        self.apply_remove_profile(profile)
+    }
+
+    fn apply_remove_profile(&mut self, profile: &str) -> bool {
+        self.doc
+            .get_mut("profiles")
+            .and_then(|p| p.as_table_like_mut())
+            .and_then(|t| t.remove(profile))
+            .is_some()
+    }
+
+    /// Rename a profile (its settings and comments move with it; `active` follows). Returns
+    /// false when `from` does not exist.
+    pub fn rename_profile(&mut self, from: &str, to: &str) -> bool {
+        self.edits.push(Edit::RenameProfile(from.into(), to.into()));
+        self.apply_rename_profile(from, to)
+    }
+
+    fn apply_rename_profile(&mut self, from: &str, to: &str) -> bool {
+        let Some(item) = self
+            .doc
+            .get_mut("profiles")
+            .and_then(|p| p.as_table_like_mut())
+            .and_then(|t| t.remove(from))
+        else {
+            return false;
+        };
+        let profiles = self.doc["profiles"]
+            .as_table_like_mut()
+            .expect("the profiles table held the renamed profile");
+        profiles.insert(to, item);
+        if self.active() == Some(from) {
+            self.apply_set_active(to);
+        }
+        true
+    }
+
     /// Make sure a profile table exists (empty if new).
     pub fn ensure_profile(&mut self, profile: &str) {
+        self.edits.push(Edit::EnsureProfile(profile.into()));
         self.profile_table_mut(profile);
+    }
+
+    fn apply(&mut self, edit: &Edit) {
+        match edit {
+            Edit::Set(profile, key, val) => self.apply_set(profile, key, val),
+            Edit::Remove(profile, key) => {
+                self.apply_remove(profile, key);
+            }
+            Edit::SetActive(profile) => self.apply_set_active(profile),
+            Edit::EnsureProfile(profile) => {
+                self.profile_table_mut(profile);
+            }
+            Edit::RemoveProfile(profile) => {
+                self.apply_remove_profile(profile);
+            }
+            Edit::RenameProfile(from, to) => {
+                self.apply_rename_profile(from, to);
+            }
+        }
     }
 
     fn profile_table_mut(&mut self, profile: &str) -> &mut Table {
@@ -204,10 +302,20 @@ impl ProfilesFile {
         self.doc.to_string()
     }
 
-    /// Write the file atomically with mode 0600 (temp file in the same directory, then rename),
-    /// creating the directory when missing.
+    /// Write the changes made since load, atomically with mode 0600 (temp file in the same
+    /// directory, then rename), creating the directory when missing.
+    ///
+    /// Several pf-auth processes may edit the file at once: under an advisory lock the file is
+    /// read again and this process's changes are replayed on its latest content, so no other
+    /// process's change is lost. A symlinked file stays a symlink: its target is rewritten.
     pub fn save(&self) -> Result<()> {
-        write_atomic(&self.path, self.render().as_bytes())
+        let target = write_target(&self.path);
+        let _lock = FileLock::acquire(&target)?;
+        let mut latest = ProfilesFile::load(&target)?;
+        for edit in &self.edits {
+            latest.apply(edit);
+        }
+        write_atomic(&target, latest.render().as_bytes())
     }
 }
 
@@ -222,6 +330,68 @@ fn as_standard_table(item: &mut Item) -> &mut Table {
         };
     }
     item.as_table_mut().expect("made a table above")
+}
+
+/// The file a write to `path` must replace: the final target when `path` is a symlink (so the
+/// link stays), else `path` itself.
+fn write_target(path: &Path) -> PathBuf {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            std::fs::canonicalize(path).unwrap_or_else(|_| {
+                // A dangling link: create its target.
+                match std::fs::read_link(path) {
+                    Ok(link) if link.is_absolute() => link,
+                    Ok(link) => path.parent().unwrap_or(Path::new(".")).join(link),
+                    Err(_) => path.to_path_buf(),
+                }
+            })
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+/// An exclusive advisory lock on the directory that holds a file, held until dropped. The
+/// directory (not the file) because the file is replaced by rename, which would orphan a lock
+/// on it; and not a lock file, which would be left lying beside profiles.toml.
+#[derive(Debug)]
+struct FileLock {
+    _held: std::fs::File,
+}
+
+impl FileLock {
+    /// Longest wait for another process's edit to finish.
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn acquire(path: &Path) -> Result<FileLock> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let lock_path = dir.to_path_buf();
+        let file = std::fs::File::open(dir)
+            .map_err(|e| Error::io(format!("cannot open {}", lock_path.display()), e))?;
+        let deadline = std::time::Instant::now() + Self::WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(FileLock { _held: file }),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Failed(format!(
+                        "{} is locked by another process (waited {} s)",
+                        path.display(),
+                        Self::WAIT.as_secs()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::io(format!("cannot lock {}", lock_path.display()), e));
+                }
+            }
+        }
+    }
 }
 
 /// Write `bytes` to `path` atomically: a temp file in the same directory (mode 0600), fsync, then

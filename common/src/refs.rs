@@ -11,7 +11,7 @@ pub fn is_uuid(s: &str) -> bool {
 }
 
 /// How objects of a kind are looked up by REF.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Lookup {
     /// `GET {path}/{id}` for a UUID, else `POST {path}/filter` on `{filter_key: {name: any_}}`.
     IdOrFilterName,
@@ -29,9 +29,13 @@ pub enum Lookup {
     IdOrPairPath(&'static str),
     /// Only ids: names are not unique or not searchable for this kind.
     IdOnly,
+    /// A kind-specific lookup (schedules of a deployment, workers of a pool, concurrency
+    /// limits by tag or name): the function gets the trimmed, non-empty REF.
+    Custom(fn(&Client, &str) -> Result<Value>),
 }
 
-/// A kind of API object that REFs can name.
+/// How REFs name objects of a kind. Each kind's value lives in its [`crate::kinds::Kind`]
+/// entry (`kinds::FLOW_RUN.refs`); the constants below are those, kept for existing callers.
 #[derive(Debug, Clone, Copy)]
 pub struct RefKind {
     /// Human name, singular: "flow run".
@@ -44,89 +48,33 @@ pub struct RefKind {
     pub filter_key: &'static str,
     /// How to look one up.
     pub lookup: Lookup,
+    /// The two-part REF form, for hints when a name is ambiguous: "FLOW/DEPLOYMENT" ("": none).
+    pub pair_form: &'static str,
+    /// The field that tells apart objects sharing a name, and the word it is shown after in
+    /// the ambiguity error: `("work_pool_name", "pool")`.
+    pub tell_apart: (&'static str, &'static str),
 }
 
 /// Flows.
-pub const FLOW: RefKind = RefKind {
-    label: "flow",
-    list_kind: "flows",
-    path: "flows",
-    filter_key: "flows",
-    lookup: Lookup::IdOrFilterName,
-};
+pub const FLOW: RefKind = crate::kinds::FLOW.refs;
 /// Flow runs.
-pub const FLOW_RUN: RefKind = RefKind {
-    label: "flow run",
-    list_kind: "flow-runs",
-    path: "flow_runs",
-    filter_key: "flow_runs",
-    lookup: Lookup::IdOrFilterName,
-};
+pub const FLOW_RUN: RefKind = crate::kinds::FLOW_RUN.refs;
 /// Deployments (REF: id or FLOW/DEPLOYMENT, or a deployment name that is unique).
-pub const DEPLOYMENT: RefKind = RefKind {
-    label: "deployment",
-    list_kind: "deployments",
-    path: "deployments",
-    filter_key: "deployments",
-    lookup: Lookup::Deployment,
-};
+pub const DEPLOYMENT: RefKind = crate::kinds::DEPLOYMENT.refs;
 /// Task runs.
-pub const TASK_RUN: RefKind = RefKind {
-    label: "task run",
-    list_kind: "task-runs",
-    path: "task_runs",
-    filter_key: "task_runs",
-    lookup: Lookup::IdOrFilterName,
-};
-
+pub const TASK_RUN: RefKind = crate::kinds::TASK_RUN.refs;
 /// Work pools (REF: name or id).
-pub const WORK_POOL: RefKind = RefKind {
-    label: "work pool",
-    list_kind: "work-pools",
-    path: "work_pools",
-    filter_key: "work_pools",
-    lookup: Lookup::NamePath("work_pools/{}"),
-};
+pub const WORK_POOL: RefKind = crate::kinds::WORK_POOL.refs;
 /// Work queues (REF: id, POOL/QUEUE, or a queue name that is unique across pools).
-pub const WORK_QUEUE: RefKind = RefKind {
-    label: "work queue",
-    list_kind: "work-queues",
-    path: "work_queues",
-    filter_key: "work_queues",
-    lookup: Lookup::IdOrPairPath("work_pools/{}/queues/{}"),
-};
+pub const WORK_QUEUE: RefKind = crate::kinds::WORK_QUEUE.refs;
 /// Artifacts (REF: id, or a key for the latest artifact of that key).
-pub const ARTIFACT: RefKind = RefKind {
-    label: "artifact",
-    list_kind: "artifacts",
-    path: "artifacts",
-    filter_key: "artifacts",
-    lookup: Lookup::IdOrNamePath("artifacts/{}/latest"),
-};
+pub const ARTIFACT: RefKind = crate::kinds::ARTIFACT.refs;
 /// Variables (REF: id or name).
-pub const VARIABLE: RefKind = RefKind {
-    label: "variable",
-    list_kind: "variables",
-    path: "variables",
-    filter_key: "variables",
-    lookup: Lookup::IdOrNamePath("variables/name"),
-};
+pub const VARIABLE: RefKind = crate::kinds::VARIABLE.refs;
 /// Block documents (REF: id, TYPE/NAME as `secret/db-password`, or a name that is unique).
-pub const BLOCK: RefKind = RefKind {
-    label: "block",
-    list_kind: "blocks",
-    path: "block_documents",
-    filter_key: "block_documents",
-    lookup: Lookup::IdOrPairPath("block_types/slug/{}/block_documents/name/{}"),
-};
+pub const BLOCK: RefKind = crate::kinds::BLOCK.refs;
 /// Automations (REF: id or name).
-pub const AUTOMATION: RefKind = RefKind {
-    label: "automation",
-    list_kind: "automations",
-    path: "automations",
-    filter_key: "automations",
-    lookup: Lookup::IdOrFilterName,
-};
+pub const AUTOMATION: RefKind = crate::kinds::AUTOMATION.refs;
 
 /// Find the one object a REF names, or fail: not found → exit 4 with a hint; a name matching
 /// several objects → exit 4 listing them.
@@ -134,6 +82,9 @@ pub fn resolve(client: &Client, kind: &RefKind, reference: &str) -> Result<Value
     let reference = reference.trim();
     if reference.is_empty() {
         return Err(Error::usage(format!("empty {} REF", kind.label)));
+    }
+    if let Lookup::Custom(lookup) = kind.lookup {
+        return lookup(client, reference);
     }
     if let Lookup::NamePath(template) = kind.lookup {
         return match get_or_not_found(client, kind, &fill(template, &[reference]), reference) {
@@ -152,7 +103,7 @@ pub fn resolve(client: &Client, kind: &RefKind, reference: &str) -> Result<Value
         );
     }
     match kind.lookup {
-        Lookup::NamePath(_) => unreachable!("handled above"),
+        Lookup::NamePath(_) | Lookup::Custom(_) => unreachable!("handled above"),
         Lookup::IdOrPairPath(template) => match reference.split_once('/') {
             Some((a, b)) => get_or_not_found(client, kind, &fill(template, &[a, b]), reference),
             None => by_name(client, kind, reference),
@@ -161,7 +112,8 @@ pub fn resolve(client: &Client, kind: &RefKind, reference: &str) -> Result<Value
             get_or_not_found(client, kind, &fill(name_path, &[reference]), reference)
         }
         Lookup::IdOnly => Err(Error::usage(format!(
-            "'{reference}' is not a {} id (a UUID is needed)",
+            "'{}' is not a {} id (a UUID is needed)",
+            crate::input::shorten(reference),
             kind.label
         ))),
         Lookup::IdOrNamePath(name_path) => get_or_not_found(
@@ -201,7 +153,8 @@ fn fill(template: &str, values: &[&str]) -> String {
     out
 }
 
-fn by_id_filter(client: &Client, kind: &RefKind, id: &str) -> Result<Value> {
+/// Find the object with id `id` through `POST {path}/filter` (not found → exit 4).
+pub fn by_id_filter(client: &Client, kind: &RefKind, id: &str) -> Result<Value> {
     let body = json!({ kind.filter_key: { "id": { "any_": [id] } }, "limit": 1 });
     match client.post(&format!("{}/filter", kind.path), body)? {
         Value::Array(mut items) if !items.is_empty() => Ok(items.remove(0)),
@@ -209,7 +162,9 @@ fn by_id_filter(client: &Client, kind: &RefKind, id: &str) -> Result<Value> {
     }
 }
 
-fn by_name(client: &Client, kind: &RefKind, name: &str) -> Result<Value> {
+/// Find the one object named `name` through `POST {path}/filter` (the kind's `name` filter):
+/// not found → exit 4; several → an error listing them.
+pub fn by_name(client: &Client, kind: &RefKind, name: &str) -> Result<Value> {
     let body = json!({ kind.filter_key: { "name": { "any_": [name] } }, "limit": 10 });
     let found = client.post(&format!("{}/filter", kind.path), body)?;
     let mut items = match found {
@@ -232,13 +187,10 @@ fn by_name(client: &Client, kind: &RefKind, name: &str) -> Result<Value> {
                     kind.label,
                     listed.join(", ")
                 ),
-                hint: Some(match kind.lookup {
-                    Lookup::Deployment => "use the id, or FLOW/DEPLOYMENT".into(),
-                    Lookup::IdOrPairPath(_) if kind.path == "work_queues" => {
-                        "use the id, or POOL/QUEUE".into()
-                    }
-                    Lookup::IdOrPairPath(_) => "use the id, or TYPE/NAME".into(),
-                    _ => "use the id instead of the name".into(),
+                hint: Some(if kind.pair_form.is_empty() {
+                    "use the id instead of the name".into()
+                } else {
+                    format!("use the id, or {}", kind.pair_form)
                 }),
             })
         }
@@ -246,21 +198,20 @@ fn by_name(client: &Client, kind: &RefKind, name: &str) -> Result<Value> {
 }
 
 fn describe_extra(kind: &RefKind, item: &Value) -> String {
-    match kind.lookup {
-        Lookup::Deployment => format!("flow id {}", str_field(item, "flow_id")),
-        Lookup::IdOrPairPath(_) if kind.path == "work_queues" => {
-            format!("pool {}", str_field(item, "work_pool_name"))
-        }
-        Lookup::IdOrPairPath(_) => format!("type {}", str_field(item, "block_type_name")),
-        _ => item
-            .get("created")
-            .and_then(Value::as_str)
-            .map(|c| format!("created {c}"))
-            .unwrap_or_default(),
+    let (field, word) = kind.tell_apart;
+    match item.get(field) {
+        Some(Value::String(v)) => format!("{word} {v}"),
+        _ => String::new(),
     }
 }
 
-fn get_or_not_found(client: &Client, kind: &RefKind, path: &str, reference: &str) -> Result<Value> {
+/// Find the one object a REF names by `GET path`, or the standard "not found" error (exit 4).
+pub fn get_or_not_found(
+    client: &Client,
+    kind: &RefKind,
+    path: &str,
+    reference: &str,
+) -> Result<Value> {
     match client.get(path) {
         Err(Error::Client { status: 404, .. }) => Err(not_found(kind, reference)),
         other => other,
@@ -270,7 +221,11 @@ fn get_or_not_found(client: &Client, kind: &RefKind, path: &str, reference: &str
 /// The standard "not found" error for a REF, with a listing hint.
 pub fn not_found(kind: &RefKind, reference: &str) -> Error {
     Error::not_found(
-        format!("{} '{reference}' not found", kind.label),
+        format!(
+            "{} '{}' not found",
+            kind.label,
+            crate::input::shorten(reference)
+        ),
         Some(format!("list them with: pf-get {}", kind.list_kind)),
     )
 }

@@ -3,14 +3,17 @@
 //! states, and watching a run's states and logs until it ends.
 
 use std::collections::HashSet;
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::client::{Client, Method, Request, check_status};
+use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::logs::{LogPoller, LogQuery};
+use crate::logstream::{LiveLogs, StreamEvent};
 use crate::model::TERMINAL_STATE_TYPES;
 use crate::refs::{self, DEPLOYMENT, str_field};
 use crate::states::{self, RunKind};
@@ -174,6 +177,8 @@ pub struct RunWatcher {
     logs: Option<LogPoller>,
     final_log_seen: bool,
     ended_at: Option<Instant>,
+    /// The `/logs/out` subscription, where the server streams (lower latency than polling).
+    live: Option<(LiveLogs, Receiver<StreamEvent>)>,
 }
 
 impl RunWatcher {
@@ -192,7 +197,39 @@ impl RunWatcher {
             logs,
             final_log_seen: false,
             ended_at: None,
+            live: None,
         }
+    }
+
+    /// Also take log records from the server's `/logs/out` websocket as they are written (the
+    /// same subscription `pf-logs --follow` uses); polling stays the source of truth.
+    pub fn stream_logs(&mut self, settings: &Settings) {
+        if self.logs.is_none() || self.live.is_some() || !crate::logstream::supported(settings) {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let live = LiveLogs::start(settings.clone(), move |event| tx.send(event).is_ok());
+        live.set_filter(json!({ "flow_run_id": { "any_": [self.run_id] } }));
+        self.live = Some((live, rx));
+    }
+
+    /// Log records the websocket delivered since the last call and polling has not handed out.
+    pub fn streamed_logs(&mut self) -> Vec<Value> {
+        let (Some((_, rx)), Some(poller)) = (&self.live, self.logs.as_mut()) else {
+            return Vec::new();
+        };
+        let mut fresh = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            if let StreamEvent::Record(record) = event
+                && let Some(record) = poller.admit_streamed(record)
+            {
+                fresh.push(record);
+            }
+        }
+        if fresh.iter().any(is_final_log) {
+            self.final_log_seen = true;
+        }
+        fresh
     }
 
     /// The watched run's id.
@@ -203,6 +240,18 @@ impl RunWatcher {
     /// New states since the last call, oldest first (`GET flow_run_states/?flow_run_id=…`).
     pub fn poll_states(&mut self, client: &Client) -> Result<Vec<Value>> {
         let states = states::history(client, RunKind::FlowRun, &self.run_id)?;
+        if states.is_empty() {
+            // Every run has a state; none means it may have been deleted: a 404 ends the watch.
+            client
+                .get(&format!("flow_runs/{}", self.run_id))
+                .map_err(|e| match e {
+                    Error::Client { status: 404, .. } => Error::not_found(
+                        format!("flow run {} was deleted while it was watched", self.run_id),
+                        None,
+                    ),
+                    other => other,
+                })?;
+        }
         if let Some(last) = states.last() {
             self.latest = Some(last.clone());
         }

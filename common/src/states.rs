@@ -172,29 +172,37 @@ pub fn set_state(
         &path,
         json!({ "state": target.to_json(message), "force": force }),
     )?;
-    let status = str_field(&answer, "status").to_string();
-    if status.is_empty() {
-        return Err(Error::Server {
-            status: 200,
-            message: format!("{path} answered without a status: {answer}"),
-        });
+    Orchestration::from_answer(&path, &answer)
+}
+
+impl Orchestration {
+    /// Read an orchestration answer (of `set_state`, `resume`, or one result of
+    /// `bulk_set_state`); `path` names the call in the error when it has no status.
+    pub fn from_answer(path: &str, answer: &Value) -> Result<Orchestration> {
+        let status = str_field(answer, "status").to_string();
+        if status.is_empty() {
+            return Err(Error::Server {
+                status: 200,
+                message: format!("{path} answered without a status: {answer}"),
+            });
+        }
+        let reason = answer
+            .pointer("/details/reason")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let reason = match (
+            reason,
+            answer
+                .pointer("/details/delay_seconds")
+                .and_then(Value::as_f64),
+        ) {
+            (Some(r), Some(delay)) => Some(format!("{r} (retry in {delay:.0}s)")),
+            (r, _) => r,
+        };
+        Ok(Orchestration {
+            status,
+            reason,
+            state: answer.get("state").cloned().unwrap_or(Value::Null),
+        })
     }
-    let reason = answer
-        .pointer("/details/reason")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let reason = match (
-        reason,
-        answer
-            .pointer("/details/delay_seconds")
-            .and_then(Value::as_f64),
-    ) {
-        (Some(r), Some(delay)) => Some(format!("{r} (retry in {delay:.0}s)")),
-        (r, _) => r,
-    };
-    Ok(Orchestration {
-        status,
-        reason,
-        state: answer.get("state").cloned().unwrap_or(Value::Null),
-    })
 }

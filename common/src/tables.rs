@@ -17,8 +17,8 @@ fn start_cell(run: &Value) -> Cell {
     Cell::time(start.or_else(|| run.get("expected_start_time")))
 }
 
-/// Columns of flows.
-pub const FLOW_COLUMNS: &[&str] = &["NAME", "ID", "TAGS", "AGE"];
+/// Columns of flows (LABELS only with `-o wide`).
+pub const FLOW_COLUMNS: &[&str] = &["NAME", "ID", "TAGS", "AGE", "LABELS"];
 
 /// A flow's row.
 pub fn flow_row(flow: &Value, _: &Joined) -> Vec<Cell> {
@@ -27,7 +27,78 @@ pub fn flow_row(flow: &Value, _: &Joined) -> Vec<Cell> {
         text(flow, "id"),
         text(flow, "tags"),
         Cell::age(flow.get("created")),
+        labels(flow),
     ]
+}
+
+/// `-o wide` columns: for each kind's columns, the ones shown only in wide output (or when
+/// `--columns` names them). They come last in the kind's columns and its rows.
+const WIDE_ONLY: &[(&[&str], &[&str])] = &[
+    (FLOW_COLUMNS, &["LABELS"]),
+    (
+        FLOW_RUN_COLUMNS,
+        &[
+            "TAGS",
+            "LABELS",
+            "PARAMETERS",
+            "DEPLOYMENT ID",
+            "WORK POOL",
+            "WORK QUEUE",
+            "INFRA PID",
+        ],
+    ),
+    (
+        DEPLOYMENT_COLUMNS,
+        &[
+            "VERSION",
+            "WORK QUEUE",
+            "CONCURRENCY",
+            "SCHEDULES",
+            "PARAMETERS",
+            "DESCRIPTION",
+        ],
+    ),
+    (TASK_RUN_COLUMNS, &["TAGS", "TASK KEY", "RUN COUNT"]),
+    (WORK_POOL_COLUMNS, &["DESCRIPTION", "DEFAULT QUEUE ID"]),
+    (WORK_QUEUE_COLUMNS, &["DESCRIPTION"]),
+];
+
+/// The wide-only columns among a table's `columns` (none for a table without any). A table
+/// that embeds a kind's columns (a watch's CHANGE column before them) has the kind's.
+pub fn wide_only(columns: &[&str]) -> &'static [&'static str] {
+    WIDE_ONLY
+        .iter()
+        .find(|(all, _)| columns.windows(all.len()).any(|w| w == *all))
+        .map_or(&[], |(_, wide)| *wide)
+}
+
+/// `KEY=VALUE,…` of an object's `labels`.
+fn labels(object: &Value) -> Cell {
+    Cell::Text(
+        object
+            .get("labels")
+            .and_then(Value::as_object)
+            .map(|labels| {
+                labels
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Value::String(s) => format!("{k}={s}"),
+                        other => format!("{k}={other}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// Compact JSON of a field (parameters), empty when absent or `{}`.
+fn compact_json(object: &Value, key: &str) -> Cell {
+    Cell::Text(match object.get(key) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::Object(map)) if map.is_empty() => String::new(),
+        Some(other) => other.to_string(),
+    })
 }
 
 /// Columns of flow runs.
@@ -39,6 +110,13 @@ pub const FLOW_RUN_COLUMNS: &[&str] = &[
     "START TIME",
     "DURATION",
     "ID",
+    "TAGS",
+    "LABELS",
+    "PARAMETERS",
+    "DEPLOYMENT ID",
+    "WORK POOL",
+    "WORK QUEUE",
+    "INFRA PID",
 ];
 
 /// A flow run's row (the flow name comes from the page's join).
@@ -51,11 +129,31 @@ pub fn flow_run_row(run: &Value, joined: &Joined) -> Vec<Cell> {
         start_cell(run),
         Cell::Duration(run_duration(run)),
         text(run, "id"),
+        text(run, "tags"),
+        labels(run),
+        compact_json(run, "parameters"),
+        text(run, "deployment_id"),
+        text(run, "work_pool_name"),
+        text(run, "work_queue_name"),
+        text(run, "infrastructure_pid"),
     ]
 }
 
 /// Columns of deployments.
-pub const DEPLOYMENT_COLUMNS: &[&str] = &["NAME", "ID", "WORK POOL", "STATUS", "TAGS", "AGE"];
+pub const DEPLOYMENT_COLUMNS: &[&str] = &[
+    "NAME",
+    "ID",
+    "WORK POOL",
+    "STATUS",
+    "TAGS",
+    "AGE",
+    "VERSION",
+    "WORK QUEUE",
+    "CONCURRENCY",
+    "SCHEDULES",
+    "PARAMETERS",
+    "DESCRIPTION",
+];
 
 /// A deployment's row: `FLOW/DEPLOYMENT` (the flow name comes from the page's join).
 pub fn deployment_row(deployment: &Value, joined: &Joined) -> Vec<Cell> {
@@ -88,6 +186,24 @@ pub fn deployment_row(deployment: &Value, joined: &Joined) -> Vec<Cell> {
         Cell::Text(status),
         text(deployment, "tags"),
         Cell::age(deployment.get("created")),
+        text(deployment, "version"),
+        text(deployment, "work_queue_name"),
+        text(deployment, "concurrency_limit"),
+        Cell::Text(
+            deployment
+                .get("schedules")
+                .and_then(Value::as_array)
+                .map(|schedules| {
+                    schedules
+                        .iter()
+                        .map(schedule_spec)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default(),
+        ),
+        compact_json(deployment, "parameters"),
+        text(deployment, "description"),
     ]
 }
 
@@ -100,6 +216,9 @@ pub const TASK_RUN_COLUMNS: &[&str] = &[
     "DURATION",
     "FLOW RUN ID",
     "ID",
+    "TAGS",
+    "TASK KEY",
+    "RUN COUNT",
 ];
 
 /// A task run's row.
@@ -112,6 +231,9 @@ pub fn task_run_row(task_run: &Value, _: &Joined) -> Vec<Cell> {
         Cell::Duration(run_duration(task_run)),
         text(task_run, "flow_run_id"),
         text(task_run, "id"),
+        text(task_run, "tags"),
+        text(task_run, "task_key"),
+        text(task_run, "run_count"),
     ]
 }
 
@@ -137,7 +259,16 @@ fn status_or_paused(object: &Value) -> Cell {
 }
 
 /// Columns of work pools.
-pub const WORK_POOL_COLUMNS: &[&str] = &["NAME", "TYPE", "STATUS", "CONCURRENCY", "ID", "AGE"];
+pub const WORK_POOL_COLUMNS: &[&str] = &[
+    "NAME",
+    "TYPE",
+    "STATUS",
+    "CONCURRENCY",
+    "ID",
+    "AGE",
+    "DESCRIPTION",
+    "DEFAULT QUEUE ID",
+];
 
 /// A work pool's row.
 pub fn work_pool_row(pool: &Value, _: &Joined) -> Vec<Cell> {
@@ -148,6 +279,8 @@ pub fn work_pool_row(pool: &Value, _: &Joined) -> Vec<Cell> {
         text(pool, "concurrency_limit"),
         text(pool, "id"),
         Cell::age(pool.get("created")),
+        text(pool, "description"),
+        text(pool, "default_queue_id"),
     ]
 }
 
@@ -160,6 +293,7 @@ pub const WORK_QUEUE_COLUMNS: &[&str] = &[
     "CONCURRENCY",
     "LAST POLLED",
     "ID",
+    "DESCRIPTION",
 ];
 
 /// A work queue's row.
@@ -172,6 +306,7 @@ pub fn work_queue_row(queue: &Value, _: &Joined) -> Vec<Cell> {
         text(queue, "concurrency_limit"),
         Cell::age(queue.get("last_polled")),
         text(queue, "id"),
+        text(queue, "description"),
     ]
 }
 
@@ -192,15 +327,17 @@ pub fn worker_row(worker: &Value, joined: &Joined) -> Vec<Cell> {
 /// Columns of artifacts.
 pub const ARTIFACT_COLUMNS: &[&str] = &["KEY", "TYPE", "DESCRIPTION", "FLOW RUN ID", "AGE", "ID"];
 
-/// An artifact's row.
+/// An artifact's row; for an artifact collection (the latest version of a key) the ID is the
+/// latest artifact's (`latest_id`), which every tool finds, and the age is the latest's.
 pub fn artifact_row(artifact: &Value, _: &Joined) -> Vec<Cell> {
+    let collection = artifact.get("latest_id").is_some();
     vec![
         text(artifact, "key"),
         text(artifact, "type"),
         text(artifact, "description"),
         text(artifact, "flow_run_id"),
-        Cell::age(artifact.get("created")),
-        text(artifact, "id"),
+        Cell::age(artifact.get(if collection { "updated" } else { "created" })),
+        text(artifact, if collection { "latest_id" } else { "id" }),
     ]
 }
 
@@ -387,5 +524,32 @@ pub fn task_timing_row(task_run: &Value, _: &Joined) -> Vec<Cell> {
         Cell::time(task_run.get("end_time")),
         Cell::Duration(run_duration(task_run)),
         text(task_run, "id"),
+    ]
+}
+
+/// Columns of a deployment's schedules.
+pub const SCHEDULE_COLUMNS: &[&str] = &["ID", "SLUG", "ACTIVE", "SCHEDULE", "DEPLOYMENT ID"];
+
+/// A deployment schedule's spec: `cron 0 3 * * *`, `interval 3600` (seconds) or `rrule …`.
+fn schedule_spec(schedule: &Value) -> String {
+    let spec = schedule.get("schedule");
+    ["cron", "interval", "rrule"]
+        .iter()
+        .find_map(|k| spec.and_then(|s| s.get(*k)).map(|v| (*k, v)))
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k} {s}"),
+            other => format!("{k} {other}"),
+        })
+        .unwrap_or_default()
+}
+
+/// A schedule's row: SCHEDULE is its cron, interval (seconds) or rrule.
+pub fn schedule_row(schedule: &Value, _: &Joined) -> Vec<Cell> {
+    vec![
+        text(schedule, "id"),
+        text(schedule, "slug"),
+        text(schedule, "active"),
+        Cell::Text(schedule_spec(schedule)),
+        text(schedule, "deployment_id"),
     ]
 }

@@ -5,12 +5,16 @@ Each flow is quick, and each logs through the run logger so its lines reach the 
 - `fails`: logs `about to fail`, then raises (the run ends FAILED)
 - `typed`: typed parameters; logs them back as one JSON line `params {...}`
 - `sleeps`: logs `sleeping`, sleeps SECONDS, logs `woke up`
+- `asks`: pauses for run input (`approved: bool`, `note: str = ""`), then logs `approved=… note=…`
+- `tree`: task runs `add_one` (twice), a subflow `pf-child` with its own `add_one`, and a
+  markdown artifact `pf-tree-total`
 """
 
 import json
 import time
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 
 
 @flow(name="pf-hello")
@@ -39,3 +43,35 @@ def sleeps(seconds: float = 30.0) -> None:
     logger.info("sleeping")
     time.sleep(seconds)
     logger.info("woke up")
+
+
+@flow(name="pf-asks")
+def asks(timeout: int = 120) -> None:
+    from prefect.flow_runs import pause_flow_run
+    from prefect.input import RunInput
+
+    class Approval(RunInput):
+        approved: bool
+        note: str = ""
+
+    answer = pause_flow_run(wait_for_input=Approval, timeout=timeout)
+    get_run_logger().info("approved=%s note=%s", answer.approved, answer.note)
+@task
+def add_one(x: int) -> int:
+    get_run_logger().info("adding one to %d", x)
+    return x + 1
+
+
+@flow(name="pf-child")
+def child(x: int = 1) -> int:
+    return add_one(x)
+
+
+@flow(name="pf-tree")
+def tree() -> int:
+    a = add_one(1)
+    b = add_one(a)
+    c = child(b)
+    create_markdown_artifact(markdown=f"# total {c}", key="pf-tree-total", description="the total")
+    get_run_logger().info("tree total %d", c)
+    return c

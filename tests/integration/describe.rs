@@ -44,15 +44,33 @@ fn a_flow_run_by_name_and_by_id_with_its_flow_deployment_and_history() {
         assert_eq!(history, ["SCHEDULED", "RUNNING", "COMPLETED"], "{o}");
     }
 
-    // Pretty JSON on a terminal.
+    // A summary on a terminal; the full object with -o json.
     let out = pf("pf-describe")
         .args(["flow-run", id(&run)])
         .tty(100)
         .run();
     out.ok();
-    assert!(out.stdout.starts_with("{\n  \"id\""), "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "Name:         {}\n",
+            run["name"].as_str().unwrap()
+        )),
+        "{}",
+        out.stdout
+    );
+    let out = pf("pf-describe")
+        .args(["flow-run", id(&run), "-o", "json"])
+        .tty(100)
+        .run();
+    out.ok();
     let parsed: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(parsed["id"], run["id"]);
+    // One object alone, or in an array.
+    let object = if parsed.is_array() {
+        &parsed[0]
+    } else {
+        &parsed
+    };
+    assert_eq!(object["id"], run["id"], "{}", out.stdout);
 }
 
 #[test]

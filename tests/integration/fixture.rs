@@ -49,6 +49,9 @@ pub enum Reply {
     },
     /// Close the connection without answering (a dropped connection).
     Drop,
+    /// Write these bytes as the whole answer (status line and headers included), then close:
+    /// cut bodies, odd encodings, non-UTF-8 pages.
+    Raw(Vec<u8>),
 }
 
 impl Reply {
@@ -78,6 +81,42 @@ impl Reply {
             }
             other => other,
         }
+    }
+}
+
+/// Send a recorded request on to a real server (`base` like `http://127.0.0.1:4200`) and hand
+/// back its answer: a fault-injecting proxy in front of a real Prefect server.
+pub fn forward(request: &Recorded, base: &str) -> Reply {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let url = format!("{base}{}", request.path);
+    let content_type = "application/json";
+    let result = match request.method.as_str() {
+        "GET" => agent.get(&url).call(),
+        "DELETE" => agent.delete(&url).call(),
+        "POST" => agent
+            .post(&url)
+            .header("Content-Type", content_type)
+            .send(request.body.as_bytes()),
+        "PATCH" => agent
+            .patch(&url)
+            .header("Content-Type", content_type)
+            .send(request.body.as_bytes()),
+        _ => agent
+            .put(&url)
+            .header("Content-Type", content_type)
+            .send(request.body.as_bytes()),
+    };
+    match result {
+        Ok(mut response) => Reply::Respond {
+            status: response.status().as_u16(),
+            headers: vec![],
+            body: response.body_mut().read_to_string().unwrap_or_default(),
+        },
+        Err(_) => Reply::Drop,
     }
 }
 
@@ -196,6 +235,10 @@ fn serve(
     let mut stream = stream;
     match handler(&recorded, index) {
         Reply::Drop => Ok(()),
+        Reply::Raw(bytes) => {
+            stream.write_all(&bytes)?;
+            stream.flush()
+        }
         Reply::Respond {
             status,
             headers,

@@ -539,10 +539,10 @@ fn bad_times_and_states_are_usage_errors_before_any_request() {
     );
     assert!(run.stderr.contains("hint:"));
     let run = pf("pf-get")
-        .args(["flow-runs", "--state", "exploded"])
+        .args(["flow-runs", "--state-type", "exploded"])
         .run();
     run.expect_code(2);
-    assert!(run.stderr.contains("unknown state 'exploded'"));
+    assert!(run.stderr.contains("unknown state type 'exploded'"));
     pf("pf-get")
         .args(["flow-runs", "--limit", "x"])
         .run()

@@ -61,27 +61,48 @@ pub fn venv() -> &'static Path {
         let dir = std::env::var_os("PF_PREFECT_VENV")
             .map(PathBuf::from)
             .unwrap_or_else(|| target_dir().join(format!("prefect-venv-{:016x}", fnv1a(&text))));
-        let stamp = dir.join(".installed");
-        std::fs::create_dir_all(target_dir()).unwrap();
-        // One installer at a time, across test processes.
-        let lock = std::fs::File::create(target_dir().join(".prefect-venv.lock")).unwrap();
-        lock.lock().unwrap();
-        if !stamp.exists() {
-            let output = Command::new("bash")
-                .arg(repo().join("tests/support/install-prefect.sh"))
-                .arg(&dir)
-                .output()
-                .expect("cannot run tests/support/install-prefect.sh");
-            assert!(
-                output.status.success(),
-                "installing the pinned Python prefect failed (is python3 with venv and pip present?)\n{}\n{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        lock.unlock().unwrap();
+        install_venv(&dir, &requirements);
         dir
     })
+}
+
+/// The venv of another Prefect release (`tests/python/prefect-VERSION.txt`, a frozen set that
+/// installs offline with `pip install --no-deps`), installed on first use, keyed by the file's
+/// hash like [`venv`]. `PF_PREFECT_VENVS=DIR` puts them in DIR, so checkouts can share them.
+pub fn release_venv(version: &str) -> PathBuf {
+    let requirements = repo().join(format!("tests/python/prefect-{version}.txt"));
+    let text = std::fs::read(&requirements)
+        .unwrap_or_else(|e| panic!("{} is missing: {e}", requirements.display()));
+    let parent = std::env::var_os("PF_PREFECT_VENVS")
+        .map(PathBuf::from)
+        .unwrap_or_else(target_dir);
+    let dir = parent.join(format!("prefect-venv-{version}-{:016x}", fnv1a(&text)));
+    install_venv(&dir, &requirements);
+    dir
+}
+
+/// Install `requirements` into the venv `dir` unless it is installed (one installer at a time,
+/// across test processes).
+fn install_venv(dir: &Path, requirements: &Path) {
+    std::fs::create_dir_all(target_dir()).unwrap();
+    let lock = std::fs::File::create(target_dir().join(".prefect-venv.lock")).unwrap();
+    lock.lock().unwrap();
+    if !dir.join(".installed").exists() {
+        let output = Command::new("bash")
+            .arg(repo().join("tests/support/install-prefect.sh"))
+            .arg(dir)
+            .arg(requirements)
+            .output()
+            .expect("cannot run tests/support/install-prefect.sh");
+        assert!(
+            output.status.success(),
+            "installing Python prefect from {} failed (is python3 with venv and pip present?)\n{}\n{}",
+            requirements.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    lock.unlock().unwrap();
 }
 
 /// `venv/bin/NAME`.
@@ -214,39 +235,53 @@ pub struct Server {
     pub port: u16,
     pub home: PathBuf,
     pub url: String,
+    /// The venv whose `prefect server start` this is.
+    pub venv: PathBuf,
     extra: Vec<(String, String)>,
     process: Supervised,
 }
 
 impl Server {
     /// Start a server with extra environment (e.g. PREFECT_SERVER_API_AUTH_STRING) and wait
-    /// until `/api/health` answers (90 s at most).
+    /// until `/api/health` answers (240 s at most).
     pub fn start(extra: &[(&str, &str)]) -> Server {
+        Self::start_with(venv(), extra, Duration::from_secs(240))
+    }
+
+    /// Start the server of the Prefect installed in `venv` (another release: see
+    /// [`release_venv`]), like [`Server::start`]; 5 minutes to become healthy, as a new
+    /// database of an older release runs every migration first (Prefect 2: over a minute).
+    pub fn start_in(venv: &Path, extra: &[(&str, &str)]) -> Server {
+        Self::start_with(venv, extra, Duration::from_secs(300))
+    }
+
+    fn start_with(venv: &Path, extra: &[(&str, &str)], healthy_within: Duration) -> Server {
         let home = temp_dir("server");
         let port = free_port();
         let extra: Vec<(String, String)> = extra
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let process = Self::spawn(&home, port, &extra);
+        let process = Self::spawn(venv, &home, port, &extra);
         let server = Server {
             port,
             url: format!("http://127.0.0.1:{port}/api"),
             home,
+            venv: venv.to_path_buf(),
             extra,
             process,
         };
-        server.wait_healthy(Duration::from_secs(90));
+        server.wait_healthy(healthy_within);
         server
     }
 
-    fn spawn(home: &Path, port: u16, extra: &[(String, String)]) -> Supervised {
+    fn spawn(venv: &Path, home: &Path, port: u16, extra: &[(String, String)]) -> Supervised {
         let extra_refs: Vec<(&str, &str)> = extra
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let env = server_env(home, port, &extra_refs);
-        let prefect = venv_bin("prefect");
+        let prefect = venv.join("bin/prefect");
         let port_s = port.to_string();
         Supervised::start(
             &[
@@ -293,8 +328,8 @@ impl Server {
     /// Start it again on the same port and database.
     pub fn restart(&mut self) {
         self.process.stop();
-        self.process = Self::spawn(&self.home, self.port, &self.extra);
-        self.wait_healthy(Duration::from_secs(90));
+        self.process = Self::spawn(&self.venv, &self.home, self.port, &self.extra);
+        self.wait_healthy(Duration::from_secs(240));
     }
 
     /// Start again after `stop`.
@@ -313,6 +348,65 @@ impl Server {
     /// Environment a Python prefect process (worker, flow) needs to talk to this server.
     pub fn client_env(&self) -> Vec<(String, String)> {
         server_env(&self.home, self.port, &[])
+    }
+
+    /// The server's log so far.
+    pub fn log_text(&self) -> String {
+        self.process.log_text()
+    }
+}
+
+/// A private PostgreSQL cluster on a free loopback port (`tests/support/postgres.sh`, which
+/// installs Debian's `postgresql` when it is missing and it runs as root). It stops, and its
+/// data directory goes, when this handle is dropped or the test binary exits.
+pub struct Postgres {
+    /// `postgresql+asyncpg://…/prefect`, for PREFECT_API_DATABASE_CONNECTION_URL.
+    pub url: String,
+    process: Supervised,
+}
+
+impl Postgres {
+    /// Start a cluster; `Err(why)` when PostgreSQL is not installed and cannot be installed
+    /// here. Panics when it is installed but does not come up within 5 minutes.
+    pub fn start() -> Result<Postgres, String> {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("pf-postgres-{}", unique("")));
+        let log = temp_dir("postgres").join("postgres.log");
+        let script = repo().join("tests/support/postgres.sh");
+        let mut process = Supervised::start(
+            &[
+                "bash",
+                script.to_str().unwrap(),
+                dir.to_str().unwrap(),
+                &port.to_string(),
+            ],
+            &[],
+            &target_dir(),
+            log,
+            2,
+        );
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let text = process.log_text();
+            if text.contains("pf-postgres: ready") {
+                break;
+            }
+            if let Some(line) = text
+                .lines()
+                .find(|l| l.starts_with("pf-postgres: unavailable"))
+            {
+                return Err(line.to_string());
+            }
+            assert!(
+                process.is_running() && Instant::now() < deadline,
+                "PostgreSQL did not start; log:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Ok(Postgres {
+            url: format!("postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect"),
+            process,
+        })
     }
 }
 
@@ -553,6 +647,12 @@ impl Pf {
     /// Remove an environment variable.
     pub fn env_remove(mut self, key: &str) -> Pf {
         self.cmd.env_remove(key);
+        self
+    }
+
+    /// Run in this folder.
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Pf {
+        self.cmd.current_dir(dir);
         self
     }
 

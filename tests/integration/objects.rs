@@ -171,7 +171,9 @@ fn artifacts_by_key_and_flow_run() {
     );
     let second = api.post("artifacts/", json!({"key": key, "type": "markdown", "data": "# v2", "description": "second", "flow_run_id": id(&run)}));
 
-    let out = pf("pf-get").args(["artifacts", "--key", &key]).run();
+    let out = pf("pf-get")
+        .args(["artifacts", "--key", &key, "--all-versions"])
+        .run();
     out.ok();
     let listed: Vec<Value> = out.json_lines().iter().map(|a| a["id"].clone()).collect();
     assert_eq!(

@@ -57,7 +57,21 @@ pub const SLEEPS: TestFlow = TestFlow {
     flow_name: "pf-sleeps",
 };
 
-const ALL: [TestFlow; 4] = [HELLO, FAILS, TYPED, SLEEPS];
+/// Pauses for run input (`approved: bool`, `note: str = ""`), then logs
+/// `approved=… note=…`.
+pub const ASKS: TestFlow = TestFlow {
+    function: "asks",
+    flow_name: "pf-asks",
+};
+
+/// Task runs `add_one` (twice), a subflow `pf-child` (one `add_one`), an artifact
+/// `pf-tree-total`; logs `tree total 4`.
+pub const TREE: TestFlow = TestFlow {
+    function: "tree",
+    flow_name: "pf-tree",
+};
+
+const ALL: [TestFlow; 6] = [HELLO, FAILS, TYPED, SLEEPS, ASKS, TREE];
 
 /// `tests/flows`.
 pub fn flows_dir() -> PathBuf {
@@ -77,48 +91,55 @@ pub struct Worker {
 /// The shared worker, started on first use; returns once its pool exists.
 pub fn worker() -> &'static Worker {
     static WORKER: OnceLock<Worker> = OnceLock::new();
-    WORKER.get_or_init(|| {
-        let server = Server::shared();
-        let home = temp_dir("worker");
-        let mut env = server.client_env();
-        env.retain(|(k, _)| k != "PREFECT_HOME" && k != "PREFECT_LOGGING_LEVEL");
-        env.push(("PREFECT_HOME".into(), home.display().to_string()));
-        env.push(("PREFECT_WORKER_QUERY_SECONDS".into(), "1".into()));
-        // The flows' INFO lines must reach the API (the server's env says WARNING).
-        env.push(("PREFECT_LOGGING_LEVEL".into(), "INFO".into()));
-        let prefect = venv_bin("prefect");
-        let mut process = Supervised::start(
-            &[
-                prefect.to_str().unwrap(),
-                "worker",
-                "start",
-                "--pool",
-                POOL,
-                "--type",
-                "process",
-            ],
-            &env,
-            &home,
-            home.join("worker.log"),
-            2,
-        );
-        let api = server.api();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while api.request("GET", &format!("work_pools/{POOL}"), None).0 != 200 {
-            assert!(
-                process.is_running(),
-                "the worker exited; log:\n{}",
-                process.log_text()
-            );
-            assert!(
-                Instant::now() < deadline,
-                "the worker did not create its pool; log:\n{}",
-                process.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        Worker { process }
+    WORKER.get_or_init(|| Worker {
+        process: start_process_worker(Server::shared(), crate::harness::venv(), POOL),
     })
+}
+
+/// `prefect worker start --type process --pool POOL` of the Prefect in `venv` against
+/// `server` (PREFECT_WORKER_QUERY_SECONDS=1, the flows' INFO lines sent to the API); returns
+/// once the pool exists.
+pub fn start_process_worker(server: &Server, venv: &std::path::Path, pool: &str) -> Supervised {
+    let home = temp_dir("worker");
+    let mut env = server.client_env();
+    env.retain(|(k, _)| k != "PREFECT_HOME" && k != "PREFECT_LOGGING_LEVEL");
+    env.push(("PREFECT_HOME".into(), home.display().to_string()));
+    env.push(("PREFECT_WORKER_QUERY_SECONDS".into(), "1".into()));
+    // The flows' INFO lines must reach the API (the server's env says WARNING).
+    env.push(("PREFECT_LOGGING_LEVEL".into(), "INFO".into()));
+    let prefect = venv.join("bin/prefect");
+    let mut process = Supervised::start(
+        &[
+            prefect.to_str().unwrap(),
+            "worker",
+            "start",
+            "--pool",
+            pool,
+            "--type",
+            "process",
+        ],
+        &env,
+        &home,
+        home.join("worker.log"),
+        2,
+    );
+    let api = server.api();
+    // An older release's worker may first migrate nothing but still imports slowly.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while api.request("GET", &format!("work_pools/{pool}"), None).0 != 200 {
+        assert!(
+            process.is_running(),
+            "the worker exited; log:\n{}",
+            process.log_text()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not create its pool; log:\n{}",
+            process.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    process
 }
 
 impl Worker {

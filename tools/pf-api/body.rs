@@ -35,7 +35,7 @@ pub fn parse_header(text: &str) -> Result<(String, String)> {
 }
 
 /// The JSON body: from `-d` (text, @FILE, @-), else from stdin for POST/PUT/PATCH when stdin is
-/// not a terminal and not empty. Invalid JSON is a usage error (exit 2), before any request.
+/// not a terminal and not empty, else `{}` for POST/PUT/PATCH. Invalid JSON is a usage error (exit 2), before any request.
 pub fn request_body(data: Option<&str>, method: Method) -> Result<Option<Value>> {
     let (text, source) = match data {
         Some("@-") => (read_stdin()?, "stdin".to_string()),
@@ -55,11 +55,18 @@ pub fn request_body(data: Option<&str>, method: Method) -> Result<Option<Value>>
         {
             (read_stdin()?, "stdin".to_string())
         }
+        // As `prefect api`: a write with no body sends `{}` (endpoints such as
+        // deployments/ID/create_flow_run answer 422 to no body at all).
+        None if matches!(method, Method::Post | Method::Put | Method::Patch) => {
+            return Ok(Some(Value::Object(Default::default())));
+        }
         None => return Ok(None),
     };
     if text.trim().is_empty() {
         return if data.is_some_and(|d| !d.starts_with('@')) {
             Err(Error::usage("-d is empty"))
+        } else if data.is_none() && matches!(method, Method::Post | Method::Put | Method::Patch) {
+            Ok(Some(Value::Object(Default::default())))
         } else {
             Ok(None)
         };

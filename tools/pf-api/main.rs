@@ -30,7 +30,7 @@ use serde_json::Value;
 struct Cli {
     #[command(flatten)]
     connection: ConnectionArgs,
-    /// HTTP method: GET, POST, PUT, PATCH or DELETE
+    /// HTTP method: GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS
     #[arg(value_name = "METHOD")]
     method: String,
     /// API path (`flows/filter`) or a full URL
@@ -67,13 +67,17 @@ fn main() -> ExitCode {
         let method = Method::parse(&cli.method).ok_or_else(|| {
             Error::usage_hint(
                 format!("unknown method '{}'", cli.method),
-                "use GET, POST, PUT, PATCH or DELETE",
+                "use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
             )
         })?;
-        if cli.paginate && method != Method::Post {
+        if cli.paginate && (method != Method::Post || !is_filter_like(&cli.path)) {
             return Err(Error::usage_hint(
-                "--paginate walks POST …/filter endpoints",
-                format!("pf-api POST {} --paginate", cli.path),
+                format!(
+                    "--paginate walks POST …/filter endpoints, not {} {}",
+                    method.as_str(),
+                    pf_common::input::shorten(&cli.path)
+                ),
+                "pf-api POST flow_runs/filter --paginate (without --paginate the request is sent as it is)",
             )
             .into());
         }
@@ -158,4 +162,11 @@ fn print_answer(printer: &mut Printer, body: &[u8]) -> pf_common::Result<()> {
                 .map_err(|e| Error::io("cannot write to stdout", e))
         }
     }
+}
+
+/// Paths that list with limit/offset: `…/filter` (and `events/filter`). Anything else (a
+/// create, an update) would be sent again per page, so `--paginate` refuses it up front.
+fn is_filter_like(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+    path.ends_with("/filter") || path == "filter"
 }

@@ -206,6 +206,7 @@ fn login_server(args: &LoginArgs, mut settings: Settings, verbose: bool) -> Resu
     settings.auth_string = auth.clone();
     settings.api_key = key.clone();
     let url = settings.api_url.clone();
+    let shown_url = pf_common::client::redact_url(&url);
     let client = Client::new(settings, verbose)?;
     let version = client
         .get("admin/version")
@@ -215,9 +216,11 @@ fn login_server(args: &LoginArgs, mut settings: Settings, verbose: bool) -> Resu
             (None, None) => match e {
                 Error::Auth { status, .. } => Error::Auth {
                     status,
-                    message: format!("{url} requires credentials: the server answered {status}"),
+                    message: format!(
+                        "{shown_url} requires credentials: the server answered {status}"
+                    ),
                     hint: Some(format!(
-                        "give its auth string: pf-auth login --url {url} --auth-string -"
+                        "give its auth string: pf-auth login --url {shown_url} --auth-string -"
                     )),
                 },
                 other => other,
@@ -241,7 +244,7 @@ fn login_server(args: &LoginArgs, mut settings: Settings, verbose: bool) -> Resu
     Ok(Done {
         set,
         remove,
-        message: format!("Logged in to {url}{version}."),
+        message: format!("Logged in to {shown_url}{version}."),
     })
 }
 

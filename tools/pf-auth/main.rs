@@ -37,7 +37,9 @@ const EXAMPLES: &str = "Examples:
   pf-auth list-tenants
   pf-auth switch-tenants --slug acme/staging
   pf-auth profiles
-  pf-auth use local";
+  pf-auth use local
+  pf-auth profile create staging --from default
+  pf-auth profile inspect staging";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -91,11 +93,14 @@ enum Command {
     ListTokens,
     /// List the profiles of profiles.toml (the one in effect marked *)
     Profiles,
-    /// Make a profile the active one
+    /// Make a profile the active one, then check that its server answers (exit 1 when not)
     Use {
         /// Profile name
         name: String,
     },
+    /// Profiles as `prefect profile`: ls, use, create, delete, rename, inspect
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
 }
 
 fn main() -> ExitCode {
@@ -116,7 +121,8 @@ fn main() -> ExitCode {
             Command::RevokeToken { id } => tenants::revoke_token(connection, id)?,
             Command::ListTokens => tenants::list_tokens(connection)?,
             Command::Profiles => profile::list(&cli.output, connection.profile.as_deref())?,
-            Command::Use { name } => profile::use_profile(name)?,
+            Command::Use { name } => profile::use_profile(name, connection.verbose)?,
+            Command::Profile(command) => profile::command(command, connection, &cli.output)?,
         };
         Ok(code)
     })

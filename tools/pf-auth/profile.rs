@@ -1,6 +1,7 @@
 //! Which profile a command edits, and the `profiles` / `use` commands.
 
 use pf_common::cli::{OutputArgs, warn};
+use pf_common::client::redact_url;
 use pf_common::config::Secret;
 use pf_common::output::Cell;
 use pf_common::profiles::{ProfilesFile, profiles_path};
@@ -78,7 +79,7 @@ pub fn list(output: &OutputArgs, flag: Option<&str>) -> Result<i32> {
             json!({
                 "name": name,
                 "active": in_effect.as_deref() == Some(name.as_str()),
-                "api_url": file.get(&name, "PREFECT_API_URL"),
+                "api_url": file.get(&name, "PREFECT_API_URL").map(|u| redact_url(&u)),
                 "auth": auth_kind(&file, &name),
             })
         })
@@ -99,8 +100,9 @@ pub fn list(output: &OutputArgs, flag: Option<&str>) -> Result<i32> {
     Ok(0)
 }
 
-/// `pf-auth use NAME`: make a profile the active one.
-pub fn use_profile(name: &str) -> Result<i32> {
+/// `pf-auth use NAME`: make a profile the active one, then check that its server answers (as
+/// `prefect profile use`): when it does not, the switch stands, a warning says why, exit 1.
+pub fn use_profile(name: &str, verbose: bool) -> Result<i32> {
     let mut file = ProfilesFile::load(&profiles_path())?;
     if !file.has(name) {
         let known = file.names();
@@ -126,5 +128,242 @@ pub fn use_profile(name: &str) -> Result<i32> {
             ),
         );
     }
+    let connection = pf_common::cli::ConnectionArgs {
+        api_url: None,
+        profile: Some(name.to_string()),
+        verbose,
+    };
+    let reached = connection.client().and_then(|client| {
+        client
+            .get("health")
+            .map(|_| client.settings().api_url.clone())
+    });
+    match reached {
+        Ok(url) => {
+            eprintln!("Connected to {}.", redact_userinfo(&url));
+            Ok(0)
+        }
+        Err(e) => {
+            warn(
+                "pf-auth",
+                format!("profile '{name}' is active, but its server does not answer: {e}"),
+            );
+            Ok(pf_common::error::EXIT_FAILED)
+        }
+    }
+}
+
+/// The profile commands of `prefect profile`: create, delete, rename, inspect.
+#[derive(Debug, clap::Subcommand)]
+pub enum ProfileCommand {
+    /// List the profiles (as `pf-auth profiles`)
+    Ls,
+    /// Make a profile the active one (as `pf-auth use`)
+    Use {
+        /// Profile name
+        name: String,
+    },
+    /// Create an empty profile, or a copy of another (--from); an existing one is left as is
+    Create {
+        /// Profile name
+        name: String,
+        /// Copy the settings of this profile
+        #[arg(long, value_name = "PROFILE")]
+        from: Option<String>,
+    },
+    /// Remove a profile (not the active one)
+    Delete {
+        /// Profile name
+        name: String,
+        /// Do not ask for confirmation on a terminal
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// Rename a profile (the active one stays active under its new name)
+    Rename {
+        /// Current name
+        from: String,
+        /// New name
+        to: String,
+    },
+    /// Show a profile's settings (default: the one in effect); keys and passwords redacted
+    Inspect {
+        /// Profile name
+        name: Option<String>,
+    },
+}
+
+/// Run one `pf-auth profile …` command.
+pub fn command(
+    command: &ProfileCommand,
+    connection: &pf_common::cli::ConnectionArgs,
+    output: &OutputArgs,
+) -> Result<i32> {
+    match command {
+        ProfileCommand::Ls => list(output, connection.profile.as_deref()),
+        ProfileCommand::Use { name } => use_profile(name, connection.verbose),
+        ProfileCommand::Create { name, from } => create(name, from.as_deref()),
+        ProfileCommand::Delete { name, yes } => delete(name, *yes),
+        ProfileCommand::Rename { from, to } => rename(from, to),
+        ProfileCommand::Inspect { name } => inspect(name.as_deref(), connection, output),
+    }
+}
+
+fn not_found(file: &ProfilesFile, name: &str) -> Error {
+    let known = file.names();
+    Error::not_found(
+        format!("profile '{name}' not found in {}", file.path().display()),
+        Some(if known.is_empty() {
+            "create it with: pf-auth profile create NAME".into()
+        } else {
+            format!("known profiles: {}", known.join(", "))
+        }),
+    )
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::usage("a profile name cannot be empty"));
+    }
+    Ok(())
+}
+
+/// `pf-auth profile create NAME [--from OTHER]`.
+pub fn create(name: &str, from: Option<&str>) -> Result<i32> {
+    check_name(name)?;
+    let mut file = ProfilesFile::load(&profiles_path())?;
+    if let Some(from) = from
+        && !file.has(from)
+    {
+        return Err(not_found(&file, from));
+    }
+    if file.has(name) {
+        eprintln!("Profile '{name}' already exists; unchanged.");
+        return Ok(0);
+    }
+    file.ensure_profile(name);
+    if let Some(from) = from {
+        for (key, value) in file.settings(from) {
+            file.set(name, &key, &value);
+        }
+    }
+    file.save()?;
+    eprintln!("Created profile '{name}'.");
+    eprintln!("Use it with: pf-auth use {name}   (or once: --profile {name})");
+    Ok(0)
+}
+
+/// `pf-auth profile delete NAME`.
+pub fn delete(name: &str, yes: bool) -> Result<i32> {
+    let mut file = ProfilesFile::load(&profiles_path())?;
+    if !file.has(name) {
+        eprintln!("Profile '{name}' does not exist; nothing removed.");
+        return Ok(0);
+    }
+    let in_effect = env("PREFECT_PROFILE").or(file.active().map(str::to_string));
+    if in_effect.as_deref() == Some(name) {
+        return Err(Error::Failed(format!(
+            "profile '{name}' is the active profile; switch profiles (pf-auth use OTHER) before deleting it"
+        )));
+    }
+    if !yes
+        && pf_common::output::stdin_is_terminal()
+        && !crate::secret::confirm(&format!("Remove profile '{name}'?"))?
+    {
+        return Err(Error::Failed("nothing removed".into()));
+    }
+    file.remove_profile(name);
+    file.save()?;
+    eprintln!("Removed profile '{name}'.");
+    Ok(0)
+}
+
+/// `pf-auth profile rename FROM TO`.
+pub fn rename(from: &str, to: &str) -> Result<i32> {
+    check_name(to)?;
+    let mut file = ProfilesFile::load(&profiles_path())?;
+    if !file.has(from) {
+        return Err(not_found(&file, from));
+    }
+    if from == to {
+        eprintln!("Profile '{from}' already has that name; unchanged.");
+        return Ok(0);
+    }
+    if file.has(to) {
+        return Err(Error::Client {
+            status: 0,
+            message: format!("profile '{to}' already exists"),
+            hint: Some(format!("remove it first: pf-auth profile delete {to}")),
+        });
+    }
+    file.rename_profile(from, to);
+    file.save()?;
+    eprintln!("Renamed profile '{from}' to '{to}'.");
+    if env("PREFECT_PROFILE").as_deref() == Some(from) {
+        warn(
+            "pf-auth",
+            format!(
+                "PREFECT_PROFILE={from} in the environment: set it to '{to}' to keep using the profile"
+            ),
+        );
+    }
+    Ok(0)
+}
+
+/// A setting's value safe to print: API keys and auth strings redacted, and a URL's password.
+fn shown_value(key: &str, value: &str) -> String {
+    match key {
+        "PREFECT_API_KEY" => Secret::new(value).redacted(),
+        "PREFECT_API_AUTH_STRING" => redact_auth_string(&Secret::new(value)),
+        _ => redact_userinfo(value),
+    }
+}
+
+/// A URL with its password hidden (`http://admin:***@host/api`); other text as it is.
+pub fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{}", &rest[end..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// `pf-auth profile inspect [NAME]`: `KEY='value'` lines on a terminal (as `prefect profile
+/// inspect`), one JSON object of the settings in a pipe.
+pub fn inspect(
+    name: Option<&str>,
+    connection: &pf_common::cli::ConnectionArgs,
+    output: &OutputArgs,
+) -> Result<i32> {
+    let file = ProfilesFile::load(&profiles_path())?;
+    let name = name
+        .map(str::to_string)
+        .unwrap_or_else(|| target_name(&file, connection.profile.as_deref()));
+    if !file.has(&name) {
+        return Err(not_found(&file, &name));
+    }
+    let settings = file.settings(&name);
+    let mut printer = output.printer()?.with_single_json_object(true);
+    if printer.format() == pf_common::output::Format::Table && output.jq.is_none() {
+        if settings.is_empty() {
+            eprintln!("Profile '{name}' is empty.");
+        }
+        for (key, value) in &settings {
+            printer.line(&format!("{key}='{}'", shown_value(key, value)))?;
+        }
+        return Ok(0);
+    }
+    let object: serde_json::Map<String, serde_json::Value> = settings
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(shown_value(k, v))))
+        .collect();
+    printer.object(&serde_json::Value::Object(object), |_| Vec::new())?;
+    printer.finish()?;
     Ok(0)
 }

@@ -1,7 +1,7 @@
 //! Reading secrets and answers from the user: stdin when piped, a no-echo prompt on a terminal.
 //! Nothing here ever prints a secret.
 
-use std::io::{BufRead, Read, Write};
+use std::io::Write;
 
 use pf_common::Error;
 use pf_common::cli::warn;
@@ -25,16 +25,22 @@ pub fn read(value: Option<&str>, what: &str, flag: &str, prompt: &str) -> Result
         _ if stdin_is_terminal() => rpassword::prompt_password(prompt)
             .map_err(|e| Error::io(format!("cannot read the {what} from the terminal"), e))?,
         _ => {
-            let mut all = String::new();
-            std::io::stdin()
-                .lock()
-                .read_to_string(&mut all)
-                .map_err(|e| Error::io(format!("cannot read the {what} from stdin"), e))?;
-            all.lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .unwrap_or_default()
-                .to_string()
+            // The first non-blank line; a read error or a non-text line is a usage error.
+            let mut found = String::new();
+            for line in pf_common::input::Lines::new(std::io::stdin().lock()) {
+                let line = line?;
+                if line.invalid_utf8 || line.cut {
+                    return Err(Error::usage(format!(
+                        "the {what} on stdin line {} is not a line of UTF-8 text",
+                        line.number
+                    )));
+                }
+                if !line.text.trim().is_empty() {
+                    found = line.text;
+                    break;
+                }
+            }
+            found
         }
     };
     let text = text.trim().to_string();
@@ -58,12 +64,10 @@ pub fn ask(prompt: &str) -> Result<String, Error> {
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "{prompt}");
     let _ = stderr.flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::io("cannot read the answer", e))?;
-    Ok(line.trim().to_string())
+    match pf_common::input::Lines::new(std::io::stdin().lock()).next() {
+        Some(line) => Ok(line?.text.trim().to_string()),
+        None => Ok(String::new()),
+    }
 }
 
 /// Let the user pick one of `choices` by number on a terminal.

@@ -1,6 +1,7 @@
 //! `pf-auth status`: where pf connects, how it authenticates, and whether that works.
 
 use pf_common::cli::{ConnectionArgs, OutputArgs};
+use pf_common::client::redact_url;
 use pf_common::cloud::{self, CloudApi};
 use pf_common::config::Settings;
 use pf_common::output::{Cell, Format, Style};
@@ -52,7 +53,7 @@ pub fn run(connection: &ConnectionArgs, output: &OutputArgs) -> Result<i32> {
         "profiles_path".into(),
         json!(settings.profiles_path.display().to_string()),
     );
-    status.insert("api_url".into(), json!(settings.api_url));
+    status.insert("api_url".into(), json!(redact_url(&settings.api_url)));
     status.insert(
         "api_url_source".into(),
         json!(settings.api_url_source.to_string()),
@@ -126,7 +127,7 @@ fn check_cloud(
             status: 0,
             message: format!(
                 "the API key cannot use the workspace of {}",
-                settings.api_url
+                redact_url(&settings.api_url)
             ),
             hint: Some(format!(
                 "{}; switch with: pf-auth switch-tenants --slug ACCOUNT/WORKSPACE",

@@ -19,7 +19,7 @@ fn cloud_settings(connection: &ConnectionArgs, command: &str) -> Result<(Setting
         return Err(Error::usage_hint(
             format!(
                 "{command} is not available: {} is a self-hosted Prefect server, and workspaces and API keys are Prefect Cloud features",
-                settings.api_url
+                pf_common::client::redact_url(&settings.api_url)
             ),
             "log in to Prefect Cloud with: pf-auth login --key -",
         ));
@@ -132,7 +132,18 @@ pub fn create_token(connection: &ConnectionArgs, name: &str, expires: Option<&st
     };
     let (_, api) = cloud_api(connection, "create-token")?;
     let user_id = api.user_id()?;
-    let created = api.create_api_key(&user_id, name, expiration.as_deref())?;
+    let created = api
+        .create_api_key(&user_id, name, expiration.as_deref())
+        .map_err(|e| match e {
+            Error::OutcomeUnknown { message, code, .. } => Error::OutcomeUnknown {
+                message,
+                hint: Some(format!(
+                    "look for an API key named '{name}' in the Prefect Cloud UI (profile → API keys) before creating another; revoke an unwanted one with: pf-auth revoke-token --id ID"
+                )),
+                code,
+            },
+            other => other,
+        })?;
     let key = created
         .get("key")
         .and_then(Value::as_str)

@@ -9,7 +9,7 @@ use pf_common::filters::{FilterBody, any_of};
 use pf_common::listing::Rows;
 use pf_common::paging::{PageSource, Pages};
 use pf_common::time::{parse_time_ago, to_api_time};
-use pf_common::{Client, Error, Result, refs};
+use pf_common::{Client, Error, Result, kinds, refs};
 use serde_json::{Value, json};
 
 use crate::{objects, runs, streams};
@@ -31,7 +31,8 @@ pub enum Kind {
     WorkQueues(objects::WorkQueuesArgs),
     /// Workers of one or every work pool (NAME, POOL, STATUS, LAST HEARTBEAT, ID)
     Workers(objects::WorkersArgs),
-    /// Artifacts, newest first (KEY, TYPE, DESCRIPTION, FLOW RUN ID, AGE, ID)
+    /// Artifacts: the latest version of each key, newest first (--all-versions: every version)
+    /// (KEY, TYPE, DESCRIPTION, FLOW RUN ID, AGE, ID)
     Artifacts(objects::ArtifactsArgs),
     /// Variables (NAME, VALUE, TAGS, AGE, ID)
     Variables(objects::VariablesArgs),
@@ -151,7 +152,7 @@ impl Plan {
                 pool: Some(pool),
                 suffix,
             } => {
-                let pool = refs::resolve(client, &refs::WORK_POOL, &pool)?;
+                let pool = kinds::WORK_POOL.resolve(client, &pool)?;
                 vec![offset(pool_path(refs::str_field(&pool, "name"), suffix))]
             }
             Source::PerPool { pool: None, suffix } => {
@@ -201,6 +202,28 @@ impl Kind {
                  (pf-get work-pools), and separate teams with Prefect Cloud workspaces (pf-auth)",
             )),
         }
+    }
+}
+
+impl Kind {
+    /// The event name prefix of a kind `--watch` works with (the registry's `watch_events`).
+    pub fn watch_events(&self) -> Option<&'static str> {
+        let kind = match self {
+            Kind::FlowRuns(_) => &kinds::FLOW_RUN,
+            Kind::TaskRuns(_) => &kinds::TASK_RUN,
+            Kind::Deployments(_) => &kinds::DEPLOYMENT,
+            Kind::WorkPools(_) => &kinds::WORK_POOL,
+            Kind::WorkQueues(_) => &kinds::WORK_QUEUE,
+            Kind::Workers(_) => &kinds::WORKER,
+            Kind::Automations(_) => &kinds::AUTOMATION,
+            Kind::Flows(_) => &kinds::FLOW,
+            Kind::Artifacts(_) => &kinds::ARTIFACT,
+            Kind::Variables(_) => &kinds::VARIABLE,
+            Kind::Blocks(_) => &kinds::BLOCK,
+            Kind::ConcurrencyLimits(_) => &kinds::CONCURRENCY_LIMIT,
+            Kind::Events(_) | Kind::Logs(_) | Kind::Projects => return None,
+        };
+        kind.watch_events
     }
 }
 

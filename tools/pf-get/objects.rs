@@ -3,8 +3,7 @@
 
 use clap::Args;
 use pf_common::filters::{FilterBody, name_filter};
-use pf_common::listing::{Join, Rows};
-use pf_common::{refs, tables};
+use pf_common::kinds;
 use serde_json::json;
 
 use crate::kinds::{Paging, Plan, Source, any_names, non_empty};
@@ -26,12 +25,13 @@ impl WorkPoolsArgs {
         let body = FilterBody::new()
             .set_opt(&["work_pools", "name"], any_names(&self.name))
             .set_opt(&["work_pools", "type"], any_names(&self.pool_type));
-        let rows = Rows {
-            columns: tables::WORK_POOL_COLUMNS,
-            join: Join::None,
-            row: tables::work_pool_row,
-        };
-        Plan::filter("work_pools/filter", body, self.paging.limit(None), rows)
+        let rows = kinds::WORK_POOL.rows;
+        Plan::filter(
+            kinds::WORK_POOL.list_path,
+            body,
+            self.paging.limit(None),
+            rows,
+        )
     }
 }
 
@@ -50,17 +50,13 @@ pub struct WorkQueuesArgs {
 impl WorkQueuesArgs {
     pub fn plan(&self) -> Plan {
         let body = FilterBody::new().set_opt(&["work_queues", "name"], any_names(&self.name));
-        let rows = Rows {
-            columns: tables::WORK_QUEUE_COLUMNS,
-            join: Join::None,
-            row: tables::work_queue_row,
-        };
+        let rows = kinds::WORK_QUEUE.rows;
         let source = match &self.pool {
             Some(pool) => Source::PerPool {
                 pool: Some(pool.clone()),
                 suffix: "queues/filter",
             },
-            None => Source::Filter("work_queues/filter"),
+            None => Source::Filter(kinds::WORK_QUEUE.list_path),
         };
         Plan {
             body,
@@ -92,11 +88,7 @@ impl WorkersArgs {
                 .as_ref()
                 .map(|s| json!([s.to_ascii_uppercase()])),
         );
-        let rows = Rows {
-            columns: tables::WORKER_COLUMNS,
-            join: Join::WorkPoolNames,
-            row: tables::worker_row,
-        };
+        let rows = kinds::WORKER.rows;
         let source = Source::PerPool {
             pool: self.pool.clone(),
             suffix: "workers/filter",
@@ -122,23 +114,30 @@ pub struct ArtifactsArgs {
     /// Only artifacts of this type: markdown, table, link, progress, image, result (repeatable)
     #[arg(long = "type", value_name = "TYPE")]
     artifact_type: Vec<String>,
+    /// Every version of every artifact (default: the latest version of each key, as
+    /// `prefect artifact ls`; unkeyed artifacts show only here)
+    #[arg(long)]
+    all_versions: bool,
     #[command(flatten)]
     paging: Paging,
 }
 
 impl ArtifactsArgs {
     pub fn plan(&self) -> Plan {
+        // The latest version per key comes from the artifact collections (`latest_id` is the
+        // artifact's id; the table's ID column shows it).
+        let (path, sort) = if self.all_versions {
+            ("artifacts/filter", "CREATED_DESC")
+        } else {
+            ("artifacts/latest/filter", "UPDATED_DESC")
+        };
         let body = FilterBody::new()
-            .set(&["sort"], json!("CREATED_DESC"))
+            .set(&["sort"], json!(sort))
             .set_opt(&["artifacts", "key"], name_filter(&self.key))
             .set_opt(&["artifacts", "type"], any_names(&self.artifact_type));
-        let rows = Rows {
-            columns: tables::ARTIFACT_COLUMNS,
-            join: Join::None,
-            row: tables::artifact_row,
-        };
-        Plan::filter("artifacts/filter", body, self.paging.limit(Some(10)), rows).resolving(
-            refs::FLOW_RUN,
+        let rows = kinds::ARTIFACT.rows;
+        Plan::filter(path, body, self.paging.limit(Some(10)), rows).resolving(
+            kinds::FLOW_RUN.refs,
             self.flow_run.clone(),
             &["artifacts", "flow_run_id", "any_"],
         )
@@ -163,12 +162,13 @@ impl VariablesArgs {
             .set(&["sort"], json!("NAME_ASC"))
             .set_opt(&["variables", "name"], name_filter(&self.name))
             .set_opt(&["variables", "tags", "all_"], non_empty(&self.tag));
-        let rows = Rows {
-            columns: tables::VARIABLE_COLUMNS,
-            join: Join::None,
-            row: tables::variable_row,
-        };
-        Plan::filter("variables/filter", body, self.paging.limit(None), rows)
+        let rows = kinds::VARIABLE.rows;
+        Plan::filter(
+            kinds::VARIABLE.list_path,
+            body,
+            self.paging.limit(None),
+            rows,
+        )
     }
 }
 
@@ -190,17 +190,8 @@ impl BlocksArgs {
             .set(&["sort"], json!("BLOCK_TYPE_AND_NAME_ASC"))
             .set_opt(&["block_types", "slug"], any_names(&self.block_type))
             .set_opt(&["block_documents", "name"], name_filter(&self.name));
-        let rows = Rows {
-            columns: tables::BLOCK_COLUMNS,
-            join: Join::None,
-            row: tables::block_row,
-        };
-        Plan::filter(
-            "block_documents/filter",
-            body,
-            self.paging.limit(None),
-            rows,
-        )
+        let rows = kinds::BLOCK.rows;
+        Plan::filter(kinds::BLOCK.list_path, body, self.paging.limit(None), rows)
     }
 }
 
@@ -212,17 +203,18 @@ pub struct LimitsArgs {
 
 impl LimitsArgs {
     pub fn plan(&self) -> Plan {
-        let rows = Rows {
-            columns: tables::CONCURRENCY_LIMIT_COLUMNS,
-            join: Join::None,
-            row: tables::concurrency_limit_row,
-        };
+        let rows = kinds::CONCURRENCY_LIMIT.rows;
         Plan {
             body: FilterBody::new(),
             limit: self.paging.limit(None),
-            // Prefect 3 keeps tag limits as global limits named `tag:NAME` (and its v1 endpoint
-            // pages over those): read v2 first; v1 then adds what only an older server has.
-            source: Source::Filters(&["v2/concurrency_limits/filter", "concurrency_limits/filter"]),
+            // One shape per kind, the API's own: tag limits as `/concurrency_limits` gives them
+            // (`tag`, `concurrency_limit`, `active_slots`, as pf-limit get). Prefect 3 keeps
+            // them as global limits named `tag:NAME` with the same ids, so reading v1 first
+            // makes the v2 copies duplicates, which the walk drops by id.
+            source: Source::Filters(&[
+                "concurrency_limits/filter",
+                kinds::CONCURRENCY_LIMIT.list_path,
+            ]),
             rows,
             resolve: Vec::new(),
         }
@@ -243,11 +235,12 @@ impl AutomationsArgs {
         let body = FilterBody::new()
             .set(&["sort"], json!("NAME_ASC"))
             .set_opt(&["automations", "name"], any_names(&self.name));
-        let rows = Rows {
-            columns: tables::AUTOMATION_COLUMNS,
-            join: Join::None,
-            row: tables::automation_row,
-        };
-        Plan::filter("automations/filter", body, self.paging.limit(None), rows)
+        let rows = kinds::AUTOMATION.rows;
+        Plan::filter(
+            kinds::AUTOMATION.list_path,
+            body,
+            self.paging.limit(None),
+            rows,
+        )
     }
 }

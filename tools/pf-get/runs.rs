@@ -2,9 +2,10 @@
 
 use clap::Args;
 use pf_common::filters::{FilterBody, name_filter};
-use pf_common::listing::{Join, Rows};
-use pf_common::model::{parse_states, state_filter};
-use pf_common::{Result, refs, tables};
+use pf_common::model::{
+    StateSelector, custom_state_names, parse_state_types, parse_states, state_filter,
+};
+use pf_common::{Result, kinds};
 use serde_json::json;
 
 use crate::kinds::{Paging, Plan, any_names, non_empty, parse_sort, time_value};
@@ -27,15 +28,14 @@ impl FlowsArgs {
             .set(&["sort"], json!("NAME_ASC"))
             .set_opt(&["flows", "name"], name_filter(&self.name))
             .set_opt(&["flows", "tags", "all_"], non_empty(&self.tag));
-        Plan::filter("flows/filter", body, self.paging.limit(None), FLOWS)
+        Plan::filter(
+            kinds::FLOW.list_path,
+            body,
+            self.paging.limit(None),
+            kinds::FLOW.rows,
+        )
     }
 }
-
-const FLOWS: Rows = Rows {
-    columns: tables::FLOW_COLUMNS,
-    join: Join::None,
-    row: tables::flow_row,
-};
 
 #[derive(Debug, Args)]
 pub struct FlowRunsArgs {
@@ -45,9 +45,21 @@ pub struct FlowRunsArgs {
     /// Only runs of this deployment (id or FLOW/DEPLOYMENT)
     #[arg(long, value_name = "REF")]
     deployment: Option<String>,
-    /// Only runs in this state: a type or a name, case-insensitive (repeatable)
+    /// Only runs of this work pool (repeatable)
+    #[arg(long, value_name = "POOL")]
+    work_pool: Vec<String>,
+    /// Only runs of this work queue: POOL/QUEUE, or a queue name; with --state scheduled, the
+    /// runs the queue would hand out next (as `prefect work-queue preview`)
+    #[arg(long, value_name = "POOL/QUEUE")]
+    work_queue: Option<String>,
+    /// Only runs whose state has this name, as Prefect's --state (`Scheduled` excludes
+    /// `Late`; custom names work); all lower-case, a type name is the type (`failed`) (repeatable)
     #[arg(long, value_name = "STATE")]
     state: Vec<String>,
+    /// Only runs whose state has this type: scheduled, pending, running, completed, failed,
+    /// cancelled, crashed, paused, cancelling (repeatable)
+    #[arg(long, value_name = "TYPE")]
+    state_type: Vec<String>,
     /// Only runs with this tag (repeatable: all must match)
     #[arg(long, value_name = "TAG")]
     tag: Vec<String>,
@@ -84,7 +96,7 @@ const FLOW_RUN_SORTS: &[&str] = &[
 
 impl FlowRunsArgs {
     pub fn plan(&self) -> Result<Plan> {
-        let states = parse_states(&self.state)?;
+        let states = states(&self.state, &self.state_type)?;
         let time_field = if self.started {
             "start_time"
         } else {
@@ -107,18 +119,32 @@ impl FlowRunsArgs {
         if self.started {
             body.insert(&["flow_runs", "start_time", "is_null_"], json!(false));
         }
-        let rows = Rows {
-            columns: tables::FLOW_RUN_COLUMNS,
-            join: Join::FlowNames,
-            row: tables::flow_run_row,
-        };
-        Ok(
-            Plan::filter("flow_runs/filter", body, self.paging.limit(Some(10)), rows).resolving(
-                refs::DEPLOYMENT,
-                self.deployment.clone(),
-                &["flow_runs", "deployment_id", "any_"],
-            ),
+        let mut pools = self.work_pool.clone();
+        if let Some(queue) = &self.work_queue {
+            let queue = match queue.split_once('/') {
+                Some((pool, queue)) => {
+                    pools.push(pool.to_string());
+                    queue
+                }
+                None => queue.as_str(),
+            };
+            body.insert(&["work_pool_queues", "name", "any_"], json!([queue]));
+        }
+        if !pools.is_empty() {
+            body.insert(&["work_pools", "name", "any_"], json!(pools));
+        }
+        let rows = kinds::FLOW_RUN.rows;
+        Ok(Plan::filter(
+            kinds::FLOW_RUN.list_path,
+            body,
+            self.paging.limit(Some(10)),
+            rows,
         )
+        .resolving(
+            kinds::DEPLOYMENT.refs,
+            self.deployment.clone(),
+            &["flow_runs", "deployment_id", "any_"],
+        ))
     }
 }
 
@@ -148,12 +174,13 @@ impl DeploymentsArgs {
             .set_opt(&["deployments", "name"], name_filter(&self.name))
             .set_opt(&["deployments", "tags", "all_"], non_empty(&self.tag))
             .set_opt(&["work_pools", "name"], any_names(&self.work_pool));
-        let rows = Rows {
-            columns: tables::DEPLOYMENT_COLUMNS,
-            join: Join::FlowNames,
-            row: tables::deployment_row,
-        };
-        Plan::filter("deployments/filter", body, self.paging.limit(None), rows)
+        let rows = kinds::DEPLOYMENT.rows;
+        Plan::filter(
+            kinds::DEPLOYMENT.list_path,
+            body,
+            self.paging.limit(None),
+            rows,
+        )
     }
 }
 
@@ -168,32 +195,52 @@ pub struct TaskRunsArgs {
     /// Only task runs of this name (repeatable; `*` matches partially)
     #[arg(long, value_name = "NAME")]
     name: Vec<String>,
-    /// Only task runs in this state: a type or a name, case-insensitive (repeatable)
+    /// Only task runs whose state has this name (all lower-case, a type name is the type)
+    /// (repeatable)
     #[arg(long, value_name = "STATE")]
     state: Vec<String>,
+    /// Only task runs whose state has this type (repeatable)
+    #[arg(long, value_name = "TYPE")]
+    state_type: Vec<String>,
     #[command(flatten)]
     paging: Paging,
 }
 
 impl TaskRunsArgs {
     pub fn plan(&self) -> Result<Plan> {
-        let states = parse_states(&self.state)?;
+        let states = states(&self.state, &self.state_type)?;
         let body = FilterBody::new()
             .set(&["sort"], json!("EXPECTED_START_TIME_DESC"))
             .set_opt(&["flows", "name"], any_names(&self.flow))
             .set_opt(&["task_runs", "name"], name_filter(&self.name))
             .set_opt(&["task_runs", "state"], state_filter(&states));
-        let rows = Rows {
-            columns: tables::TASK_RUN_COLUMNS,
-            join: Join::None,
-            row: tables::task_run_row,
-        };
-        Ok(
-            Plan::filter("task_runs/filter", body, self.paging.limit(Some(10)), rows).resolving(
-                refs::FLOW_RUN,
-                self.flow_run.clone(),
-                &["task_runs", "flow_run_id", "any_"],
-            ),
+        let rows = kinds::TASK_RUN.rows;
+        Ok(Plan::filter(
+            kinds::TASK_RUN.list_path,
+            body,
+            self.paging.limit(Some(10)),
+            rows,
         )
+        .resolving(
+            kinds::FLOW_RUN.refs,
+            self.flow_run.clone(),
+            &["task_runs", "flow_run_id", "any_"],
+        ))
     }
+}
+
+/// `--state` and `--state-type` as one list (any of them matches); a name that is not
+/// Prefect's own is used as given, with a warning (as `prefect flow-run ls --state`).
+fn states(names: &[String], types: &[String]) -> Result<Vec<StateSelector>> {
+    let mut states = parse_states(names)?;
+    for name in custom_state_names(&states) {
+        pf_common::cli::warn(
+            "pf-get",
+            format!(
+                "state name '{name}' is not one of Prefect's state names; filtering by it as given"
+            ),
+        );
+    }
+    states.extend(parse_state_types(types)?);
+    Ok(states)
 }

@@ -2,9 +2,11 @@
 
 use clap::Args;
 use pf_common::cli::{ConnectionArgs, OutputArgs};
+use pf_common::events::{EventFollowOptions, follow_events};
 use pf_common::filters::FilterBody;
-use pf_common::listing::{Join, Rows};
+use pf_common::listing::{Join, Joined, Rows};
 use pf_common::logprint::{LogPrinter, print_runs, resolve_task_run};
+use pf_common::logs::LogWindow;
 use pf_common::logs::{LogQuery, parse_level};
 use pf_common::output::{Format, Printer};
 use pf_common::time::parse_time_ago;
@@ -28,8 +30,11 @@ pub struct EventsArgs {
     #[arg(long, value_name = "EVENT")]
     event: Vec<String>,
     /// Oldest first instead of newest first
-    #[arg(long)]
+    #[arg(long, conflicts_with = "follow")]
     reverse: bool,
+    /// Keep printing events as they happen (from --since, else from now) until Ctrl-C or --timeout
+    #[arg(short, long, conflicts_with_all = ["until", "limit", "all"])]
+    pub follow: bool,
     #[command(flatten)]
     paging: Paging,
 }
@@ -55,6 +60,39 @@ impl EventsArgs {
             rows,
             resolve: Vec::new(),
         })
+    }
+}
+
+impl EventsArgs {
+    /// `--follow`: print events as they happen, over the `/events/out` websocket where the
+    /// server has it, else by polling `/events/filter`. Ends with 0 on Ctrl-C or `--timeout`.
+    pub fn follow(
+        &self,
+        connection: &ConnectionArgs,
+        output: &OutputArgs,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<i32> {
+        let since = self.since.as_deref().map(parse_time_ago).transpose()?;
+        let mut body = FilterBody::new();
+        split_exact_and_prefixes(&mut body, "resource", "id", "id_prefix", &self.resource);
+        split_exact_and_prefixes(&mut body, "event", "name", "prefix", &self.event);
+        let mut printer = output.printer()?;
+        let client = connection.client()?;
+        pf_common::cli::exit_0_on_interrupt();
+        printer.columns(tables::EVENT_COLUMNS);
+        let options = EventFollowOptions {
+            filter: body.into_value(),
+            since,
+            stream: pf_common::logstream::supported(client.settings()),
+            timeout,
+            tool: "pf-get",
+        };
+        follow_events(&client, &options, |event| {
+            printer.object(&event, |e| tables::event_row(e, &Joined::default()))?;
+            Ok(true)
+        })?;
+        printer.finish()?;
+        Ok(0)
     }
 }
 
@@ -121,17 +159,20 @@ impl LogsArgs {
         } else {
             output.output
         };
-        let printer = Printer::new(format, output.jq.as_deref(), output.header)?;
+        let printer = output.configure(Printer::new(format, output.jq.as_deref(), false)?);
         let client = connection.client()?;
-        let (query, runs) = resolve_task_run(
+        let targets = resolve_task_run(
             &client,
             self.task_run.as_deref(),
             query,
             self.flow_run.clone(),
         )?;
         let mut out = LogPrinter::new(printer);
-        let limit = (self.paging.limit(None), None);
-        let code = print_runs(&client, &query, &runs, limit, &mut out, "pf-get")?;
+        let window = LogWindow {
+            head: self.paging.limit(None),
+            ..LogWindow::default()
+        };
+        let code = print_runs(&client, &targets, window, &mut out, "pf-get")?;
         out.finish()?;
         Ok(code)
     }

@@ -1,16 +1,17 @@
 //! `pf-logs --write`: send MESSAGE arguments, or each stdin line, into a run as log records.
+//!
+//! Stdin is read on its own thread into the shared log shipper, which never blocks it: a
+//! producer (`make 2>&1 | pf-logs --write …`) is never stalled or killed by a server outage.
 
-use std::io::BufRead;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pf_common::logs::{LogWriter, parse_level};
-use pf_common::{Client, Error, Result, refs};
+use pf_common::input::Lines;
+use pf_common::logs::parse_level;
+use pf_common::logship::{LogShipper, ShipOptions, ShipTarget};
+use pf_common::time::parse_duration;
+use pf_common::{Client, Result, refs};
 
 use crate::Cli;
-
-/// Lines read from stdin wait at most this long before they are sent.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// Logger name of the records pf-logs writes.
 const LOGGER: &str = "pf.logs";
@@ -22,58 +23,53 @@ pub fn write(client: &Client, cli: &Cli) -> Result<i32> {
         .map(parse_level)
         .transpose()?
         .unwrap_or(20);
+    let give_up_after = match cli.give_up_after.as_deref() {
+        Some(text) => parse_duration(text)?,
+        None => Duration::from_secs(300),
+    };
     let flow_run_ref = cli
         .flow_run
         .as_deref()
         .expect("clap requires --flow-run with --write");
     let run = refs::resolve(client, &refs::FLOW_RUN, flow_run_ref)?;
-    let task_run = match &cli.task_run {
-        Some(task_ref) => Some(refs::resolve(client, &refs::TASK_RUN, task_ref)?),
+    let task_run_id = match &cli.task_run {
+        Some(task_ref) => Some(
+            refs::str_field(&refs::resolve(client, &refs::TASK_RUN, task_ref)?, "id").to_string(),
+        ),
         None => None,
     };
-    let task_run_id = task_run.as_ref().map(|t| refs::str_field(t, "id"));
-    let mut writer = LogWriter::new(
-        client,
-        refs::str_field(&run, "id"),
-        task_run_id,
-        level,
-        LOGGER,
+    let shipper = LogShipper::start(
+        Client::new(client.settings().clone(), client.verbose())?,
+        ShipTarget {
+            flow_run_id: refs::str_field(&run, "id").to_string(),
+            task_run_id,
+            logger: LOGGER.into(),
+        },
+        ShipOptions {
+            give_up_after,
+            tool: "pf-logs".into(),
+            ..ShipOptions::default()
+        },
     );
-    if !cli.args.is_empty() {
+    let mut read_error = None;
+    if cli.args.is_empty() {
+        for line in Lines::new(std::io::stdin().lock()) {
+            match line {
+                Ok(line) => shipper.push(level, &line.text),
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
+            }
+        }
+    } else {
         for message in &cli.args {
-            writer.push(message)?;
-        }
-        writer.flush()?;
-        return Ok(0);
-    }
-    // Lines are read on a thread so that a slow writer's lines are still sent within a second.
-    let (tx, rx) = mpsc::channel::<std::io::Result<String>>();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut first_pending: Option<Instant> = None;
-    loop {
-        let timeout = first_pending.map_or(Duration::from_secs(3600), |t| {
-            FLUSH_EVERY.saturating_sub(t.elapsed())
-        });
-        match rx.recv_timeout(timeout) {
-            Ok(line) => {
-                let line = line.map_err(|e| Error::io("cannot read stdin", e))?;
-                writer.push(line.trim_end_matches('\r'))?;
-                first_pending =
-                    (writer.pending() > 0).then(|| first_pending.unwrap_or_else(Instant::now));
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                writer.flush()?;
-                first_pending = None;
-            }
-            Err(RecvTimeoutError::Disconnected) => break,
+            shipper.push(level, message);
         }
     }
-    writer.flush()?;
-    Ok(0)
+    shipper.finish().into_result()?;
+    match read_error {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
 }

@@ -32,11 +32,26 @@ pub fn deployment_run(
         .get("parameter_openapi_schema")
         .cloned()
         .unwrap_or(Value::Null);
+    // As Prefect: a deployment without a parameter schema accepts no parameters, unless the
+    // schema is open (`additionalProperties: true`, as pf-exec --serve declares).
+    let properties = schema.get("properties").and_then(Value::as_object);
+    let open = schema.get("additionalProperties") == Some(&Value::Bool(true));
+    if !plan.params.is_empty() && !open && properties.is_none_or(|p| p.is_empty()) {
+        let names: Vec<&str> = plan.params.keys().map(String::as_str).collect();
+        return Err(Error::usage_hint(
+            format!(
+                "deployment '{}' does not accept parameters (its schema has none): {}",
+                deployment.full_name(),
+                names.join(", ")
+            ),
+            "redeploy the flow so the deployment records its parameters",
+        ));
+    }
     check_params(&schema, &plan.params, &defaults)
         .map_err(|e| for_deployment(e, &deployment.full_name()))?;
     let mut all_params = defaults;
     all_params.extend(plan.params.clone());
-    let mut body = plan.run_body(&all_params);
+    let mut body = plan.run_body(&all_params)?;
     let job_variables = plan.job_variables();
     if !job_variables.is_empty() {
         body["job_variables"] = Value::Object(job_variables);
@@ -56,7 +71,7 @@ pub fn deployment_run(
     if plan.execute {
         refuse_duplicate(plan, &created)?;
     }
-    let mut display = Display::new(plan, printer);
+    let mut display = Display::new(plan, printer, pf_common::weburl::ui_base(client.settings()));
     display.run(&created, Some(&deployment.full_name()))?;
     if !plan.execute && !plan.watch {
         display.close()?;
@@ -75,7 +90,8 @@ pub fn deployment_run(
             created.run.get("job_variables").unwrap_or(&Value::Null),
             "env",
         ));
-        let mut engine = plan.python.start_engine(
+        let mut engine = crate::python::start_engine(
+            &plan.python,
             client.settings(),
             str_field(&created.run, "id"),
             &env,
@@ -101,7 +117,8 @@ pub fn local_run(
     if let Some(level) = &plan.log_level {
         env.insert("PREFECT_LOGGING_LEVEL".into(), json!(level));
     }
-    let mut flow = plan.python.load_local_flow(
+    let mut flow = crate::python::load_local_flow(
+        &plan.python,
         client.settings(),
         source.kind,
         &source.source,
@@ -113,7 +130,7 @@ pub fn local_run(
     let flow_object = client.post("flows/", json!({ "name": flow.flow_name }))?;
     let flow_id = str_field(&flow_object, "id").to_string();
     watch::catch_interrupts()?;
-    let mut display = Display::new(plan, printer);
+    let mut display = Display::new(plan, printer, pf_common::weburl::ui_base(client.settings()));
     let Some(schedule) = &plan.schedule else {
         let created = create_local(client, plan, &flow_id, None)?;
         refuse_duplicate(plan, &created)?;
@@ -164,7 +181,7 @@ fn create_local(
     flow_id: &str,
     slot: Option<Timestamp>,
 ) -> Result<Created, Error> {
-    let mut body = plan.run_body(&plan.params);
+    let mut body = plan.run_body(&plan.params)?;
     body["flow_id"] = json!(flow_id);
     if let (Some(key), Some(slot)) = (&plan.idempotency_key, slot) {
         // One key per scheduled time, so each slot runs once.

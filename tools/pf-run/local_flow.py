@@ -29,9 +29,18 @@ def fail(kind, message):
 
 
 try:
+    import prefect
     from prefect.flows import Flow
 except Exception as exc:  # noqa: BLE001 - any import failure means "no usable prefect"
     fail("no-prefect", f"{type(exc).__name__}: {exc}")
+
+NEEDED = "pf-run -p/-m needs Python prefect 2.20 or 3.0 and later"
+try:
+    too_old = int(prefect.__version__.split(".")[0]) < 2
+except ValueError:
+    too_old = False
+if too_old:
+    fail("version", f"{NEEDED} (this is {prefect.__version__})")
 
 kind, source = sys.argv[1], sys.argv[2]
 wanted = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None
@@ -65,28 +74,86 @@ attr, flow = chosen[0]
 
 from prefect.utilities.callables import parameter_schema  # noqa: E402
 
-say(
-    flow_name=flow.name,
-    function=attr,
-    parameter_schema=parameter_schema(flow.fn).model_dump_for_openapi(),
-)
 
-from uuid import UUID  # noqa: E402
+def openapi_schema(fn):
+    schema = parameter_schema(fn)
+    if hasattr(schema, "model_dump_for_openapi"):  # Prefect 3
+        return schema.model_dump_for_openapi()
+    return schema.dict()  # Prefect 2: its dict() leaves out None fields, as OpenAPI wants
 
-from prefect.engine import handle_engine_signals  # noqa: E402
-from prefect.flow_engine import flow_run_logger, load_flow_run, run_flow  # noqa: E402
+
+def engine():
+    """How this Prefect executes a flow run that exists: a function of the run id. Resolved
+    before the flow is described, so a Prefect pf cannot drive is refused before any run is
+    created."""
+    import inspect
+    from uuid import UUID
+
+    try:
+        from prefect.flow_engine import run_flow  # Prefect 3
+    except ImportError:
+        run_flow = None
+    if run_flow is None:
+        # Prefect 2: its engine loads the flow from an entrypoint and runs it, as for a worker.
+        from prefect.engine import enter_flow_run_engine_from_subprocess
+
+        if kind == "path":
+            entrypoint = f"{os.path.abspath(source)}:{attr}"
+        else:
+            entrypoint = f"{source}:{attr}"
+
+        def execute(run_id):
+            os.environ["PREFECT__FLOW_ENTRYPOINT"] = entrypoint
+            enter_flow_run_engine_from_subprocess(UUID(run_id))
+
+        return execute
+
+    from prefect.logging.loggers import flow_run_logger
+
+    try:
+        from prefect.flow_engine import load_flow_run
+    except ImportError:  # before 3.3
+
+        def load_flow_run(run_id):
+            from prefect.client.orchestration import get_client
+
+            with get_client(sync_client=True) as client:
+                return client.read_flow_run(run_id)
+
+    try:
+        from prefect.engine import handle_engine_signals
+    except ImportError:  # before 3.3: the engine handles no signals itself
+        from contextlib import nullcontext as handle_engine_signals
+
+    try:
+        from prefect.engine import _drive_run_flow_result as drive
+    except ImportError:  # older prefect: only coroutines need driving
+
+        def drive(flow, result):
+            import asyncio
+
+            if asyncio.iscoroutine(result):
+                asyncio.run(result)
+
+    takes_error_logger = "error_logger" in inspect.signature(run_flow).parameters
+
+    def execute(run_id):
+        run_id = UUID(run_id)
+        with handle_engine_signals(run_id):
+            flow_run = load_flow_run(run_id)
+            extra = {"error_logger": flow_run_logger(flow_run)} if takes_error_logger else {}
+            drive(flow, run_flow(flow, flow_run=flow_run, return_type="state", **extra))
+
+    return execute
+
 
 try:
-    from prefect.engine import _drive_run_flow_result as drive
-except ImportError:  # older prefect: only coroutines need driving
+    execute = engine()
+    schema = openapi_schema(flow.fn)
+except Exception as exc:  # noqa: BLE001 - a Prefect this helper cannot drive
+    fail("version", f"{NEEDED} (this is {prefect.__version__}: {type(exc).__name__}: {exc})")
 
-    def drive(flow, result):
-        import asyncio
-
-        if asyncio.iscoroutine(result):
-            asyncio.run(result)
-
-
+say(flow_name=flow.name, function=attr, parameter_schema=schema)
 
 
 def flush_api_logs():
@@ -95,7 +162,7 @@ def flush_api_logs():
 
     from prefect.logging.handlers import APILogHandler
 
-    for name in ("prefect", ""):
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.extra", "prefect", ""):
         for handler in logging.getLogger(name).handlers:
             if isinstance(handler, APILogHandler):
                 try:
@@ -107,13 +174,10 @@ def flush_api_logs():
 for line in sys.stdin:
     if not line.strip():
         continue
-    run_id = UUID(line.strip())
+    run_id = line.strip()
     try:
-        with handle_engine_signals(run_id):
-            flow_run = load_flow_run(run_id)
-            logger = flow_run_logger(flow_run)
-            drive(flow, run_flow(flow, flow_run=flow_run, return_type="state", error_logger=logger))
+        execute(run_id)
     except SystemExit:
         pass
     flush_api_logs()
-    say(done=str(run_id))
+    say(done=run_id)

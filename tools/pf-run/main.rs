@@ -63,7 +63,7 @@ pub struct Cli {
     /// A parameter as KEY=JSON (repeatable); a value that is not JSON is a string
     #[arg(long = "param", value_name = "KEY=JSON", help_heading = "Run options")]
     params: Vec<String>,
-    /// All parameters as one JSON object (under --param)
+    /// All parameters as one JSON object (under --param); `-` reads it from stdin
     #[arg(long = "params", value_name = "JSON", help_heading = "Run options")]
     params_json: Option<String>,
     /// A JSON file of parameters (`-` = stdin); --params and --param win over it
@@ -103,7 +103,8 @@ pub struct Cli {
     /// Work queue of the deployment's work pool to run in
     #[arg(long, value_name = "NAME", help_heading = "Run options")]
     work_queue: Option<String>,
-    /// Schedule the run this far in the future (10m, 2h, 1d)
+    /// Schedule the run this far in the future: 10m, 2h, '20 minutes', '2 weeks & 1 day' (a
+    /// date works too, as --start-at)
     #[arg(
         long,
         value_name = "DURATION",
@@ -111,7 +112,8 @@ pub struct Cli {
         help_heading = "Run options"
     )]
     start_in: Option<String>,
-    /// Schedule the run at this time (RFC 3339, or a duration from now)
+    /// Schedule the run at this time: RFC 3339, 'tomorrow 9am', 'January 2nd 2043',
+    /// '12-1-2022 5pm', '5-17-43 5:30pm UTC' (local time unless a zone is named), @SECONDS
     #[arg(long, value_name = "TIME", help_heading = "Run options")]
     start_at: Option<String>,
     /// Idempotency key: the same key again gives the same run (reported as "existing")
@@ -139,6 +141,9 @@ pub struct Cli {
     /// Print only the run's id
     #[arg(short, long, help_heading = "Output and waiting")]
     quiet: bool,
+    /// Open the run's page in the web UI ($BROWSER, else the desktop's opener) once created
+    #[arg(long, help_heading = "Output and waiting")]
+    web: bool,
     /// Wait until the run ends: live states and logs on a terminal, NDJSON events in a pipe
     #[arg(short, long, help_heading = "Output and waiting")]
     watch: bool,
@@ -172,6 +177,10 @@ fn main() -> ExitCode {
         let plan = plan::Plan::from_cli(&cli)?;
         let mut printer = cli.output.printer()?;
         let client = cli.connection.client()?;
+        if !plan.labels.is_empty() {
+            let server = pf_common::server::info(&client);
+            server.require(pf_common::server::RUN_LABELS, "--label KEY=VALUE")?;
+        }
         let code = match &plan.target {
             plan::Target::Deployment(reference) => {
                 execute::deployment_run(&client, &plan, reference, &mut printer)?

@@ -54,6 +54,8 @@ pub struct Plan {
     pub execute: bool,
     pub schedule: Option<Schedule>,
     pub quiet: bool,
+    /// Open the run's UI page once created.
+    pub web: bool,
     pub watch: bool,
     pub logs: bool,
     pub timeout: Option<Duration>,
@@ -97,12 +99,8 @@ impl Plan {
             ));
         }
         let start_at = match (&cli.start_in, &cli.start_at) {
-            (Some(d), _) => Some(
-                Timestamp::now()
-                    + jiff::SignedDuration::try_from(parse_duration(d)?)
-                        .map_err(|_| Error::usage(format!("--start-in '{d}' is out of range")))?,
-            ),
-            (None, Some(t)) => Some(parse_time_from_now(t)?),
+            // As Prefect, a date given to --start-in is the same as --start-at.
+            (Some(t), _) | (None, Some(t)) => Some(parse_time_from_now(t)?),
             (None, None) => None,
         };
         if start_at.is_some() && (schedule.is_some() || (cli.execute && !local)) {
@@ -131,7 +129,9 @@ impl Plan {
         if let Some(file) = &cli.param_file {
             layers.push(read_param_file(file)?);
         }
-        if let Some(text) = &cli.params_json {
+        if cli.params_json.as_deref() == Some("-") {
+            layers.push(read_param_file("-")?);
+        } else if let Some(text) = &cli.params_json {
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(map)) => layers.push(map),
                 _ => {
@@ -161,6 +161,7 @@ impl Plan {
             execute: cli.execute || local,
             schedule,
             quiet: cli.quiet,
+            web: cli.web,
             watch: cli.watch,
             logs: !cli.no_logs,
             timeout: cli.timeout.as_deref().map(parse_duration).transpose()?,
@@ -171,7 +172,7 @@ impl Plan {
     /// The create body shared by deployment and local runs: name (with `{param}` filled in from
     /// `all_params`), parameters, tags, labels, context, idempotency key, and the state (Pending
     /// when executed here, so no worker takes it; Scheduled at --start-at/--start-in).
-    pub fn run_body(&self, all_params: &Map<String, Value>) -> Value {
+    pub fn run_body(&self, all_params: &Map<String, Value>) -> Result<Value, Error> {
         let mut body = json!({
             "parameters": self.params,
             "tags": self.tags,
@@ -182,14 +183,14 @@ impl Plan {
             body["labels"] = Value::Object(self.labels.clone());
         }
         if let Some(name) = &self.run_name {
-            body["name"] = json!(fill_template(name, all_params));
+            body["name"] = json!(fill_template(name, all_params)?);
         }
         if let Some(at) = self.start_at {
             body["state"] = scheduled_state(at);
         } else if self.execute {
             body["state"] = json!({ "type": "PENDING" });
         }
-        body
+        Ok(body)
     }
 
     /// The job variables of a deployment run: --job-variable, plus --log-level in `env`.
@@ -259,17 +260,40 @@ fn log_level(text: &str) -> Result<String, Error> {
     Ok(name)
 }
 
-/// Replace `{name}` by the parameter's value (strings unquoted); unknown names stay as written.
-fn fill_template(template: &str, params: &Map<String, Value>) -> String {
-    let mut out = template.to_string();
-    for (key, value) in params {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        out = out.replace(&format!("{{{key}}}"), &text);
+/// Replace `{name}` by the parameter's value (strings unquoted; `{{` and `}}` are braces), as
+/// Prefect's `--flow-run-name`: a name that is no parameter is a usage error.
+fn fill_template(template: &str, params: &Map<String, Value>) -> Result<String, Error> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        let close = tail
+            .find('}')
+            .filter(|_| tail.starts_with('{'))
+            .ok_or_else(|| {
+                Error::usage(format!("--flow-run-name '{template}': unmatched brace"))
+            })?;
+        let key = &tail[1..close];
+        let value = params.get(key).ok_or_else(|| {
+            Error::usage_hint(
+                format!("--flow-run-name '{template}': '{key}' is not a parameter of the run"),
+                "use {NAME} of a parameter given with --param or set on the deployment ({{ and }} for braces)",
+            )
+        })?;
+        match value {
+            Value::String(s) => out.push_str(s),
+            other => out.push_str(&other.to_string()),
+        }
+        rest = &tail[close + 1..];
     }
-    out
+    out.push_str(rest);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -283,8 +307,15 @@ mod tests {
             .unwrap()
             .clone();
         assert_eq!(
-            fill_template("run-{customer}-{day}-{other}", &params),
-            "run-acme-3-{other}"
+            fill_template("run-{customer}-{day}-{{x}}", &params).unwrap(),
+            "run-acme-3-{x}"
         );
+        assert_eq!(
+            fill_template("hello-{missing}", &params)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert!(fill_template("a{b", &params).is_err());
     }
 }

@@ -2,19 +2,18 @@
 //! executes it, if any), survives a lost server connection, honours --timeout and Ctrl-C, and
 //! shows what happens: a live line of states and the logs on a terminal, NDJSON events in a pipe.
 
-use pf_common::client::backoff_delay;
-use pf_common::follow::{GIVE_UP_AFTER, is_connection_loss};
+use pf_common::outage::Outage;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use pf_common::cli::warn;
+use pf_common::liveregion::LiveRegion;
 use pf_common::output::{Cell, Format, Printer, Style, stdout_is_terminal};
 use pf_common::refs::str_field;
 use pf_common::runs::{Created, RunWatcher};
 use pf_common::states::{self, RunKind, TargetState};
-use pf_common::{Client, Error, logs, model};
+use pf_common::{Client, Error, logs, model, runtree};
 use serde_json::{Map, Value, json};
 
 use crate::plan::Plan;
@@ -99,6 +98,7 @@ pub fn supervise(
 ) -> Result<Outcome, Error> {
     let run_id = str_field(run, "id").to_string();
     let mut watcher = RunWatcher::new(&run_id, plan.shows_events() && plan.logs);
+    watcher.stream_logs(client.settings());
     let deadline = plan.timeout.map(|t| Instant::now() + t);
     let mut ended_how: Option<String> = None;
     let mut connection = Connection::default();
@@ -146,6 +146,10 @@ pub fn supervise(
                     watcher.logs_complete();
                 }
             }
+        }
+        let streamed = watcher.streamed_logs();
+        if plan.shows_events() && !streamed.is_empty() {
+            display.logs(&streamed)?;
         }
         if watcher.is_done() {
             display.finish()?;
@@ -241,45 +245,44 @@ fn poll(
     let logs = watcher.poll_logs(client)?;
     match display {
         Some(display) => {
+            let mut tree_changed = false;
+            if display.shows_tree() {
+                let tree = runtree::fetch(client, watcher.run_id())?;
+                tree_changed = runtree::rows(&tree) != runtree::rows(&display.tree);
+                display.tree = tree;
+            }
             display.logs(&logs)?;
-            display.states(watcher.run_id(), &states)
+            display.states(watcher.run_id(), &states)?;
+            if tree_changed && states.is_empty() && logs.is_empty() && display.live.is_drawn() {
+                display.draw_live()?;
+            }
+            Ok(())
         }
         None => Ok(()),
     }
 }
 
-/// Tracks a lost server: reported once, retried with backoff, given up after [`GIVE_UP_AFTER`].
-#[derive(Default)]
-struct Connection {
-    down_since: Option<Instant>,
-    failures: u32,
+/// A lost server under the shared outage rules; pf-run sleeps out the backoff here.
+struct Connection(Outage);
+
+impl Default for Connection {
+    fn default() -> Self {
+        Connection(Outage::new(TOOL))
+    }
 }
 
 impl Connection {
     fn up(&mut self) {
-        if self.down_since.take().is_some() {
-            warn(TOOL, "connection to the server is back");
-        }
-        self.failures = 0;
+        self.0.up();
     }
 
     fn is_up(&self) -> bool {
-        self.down_since.is_none()
+        self.0.is_up()
     }
 
     fn down(&mut self, error: Error) -> Result<(), Error> {
-        if !is_connection_loss(&error) {
-            return Err(error);
-        }
-        let since = *self.down_since.get_or_insert_with(|| {
-            warn(TOOL, format!("{error}; retrying"));
-            Instant::now()
-        });
-        if since.elapsed() > GIVE_UP_AFTER {
-            return Err(error);
-        }
-        self.failures += 1;
-        sleep_until(Instant::now() + backoff_delay(self.failures, Duration::from_secs(10)));
+        let delay = self.0.down(error)?;
+        sleep_until(Instant::now() + delay);
         Ok(())
     }
 }
@@ -287,12 +290,19 @@ impl Connection {
 /// What pf-run prints: the run, then (with --watch) its states and logs.
 pub struct Display<'p> {
     printer: &'p mut Printer,
+    /// Open the run's page once printed (--web).
+    web: bool,
+    /// The web UI's address.
+    ui_base: String,
     mode: Mode,
     /// Objects mode while watching: the run, then state and log events (TSV: event columns).
     events: bool,
     run_name: String,
     trail: Vec<(String, Style)>,
-    live_drawn: bool,
+    /// The task runs and subflow runs drawn under the state line (terminal only).
+    tree: Vec<runtree::Node>,
+    /// The state line and the tree, redrawn in place (terminal only).
+    live: LiveRegion,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,7 +324,8 @@ const RUN_COLUMNS: &[&str] = &["NAME", "ID", "STATE", "DEPLOYMENT", "RUN"];
 const EVENT_COLUMNS: &[&str] = &["EVENT", "TIME", "TYPE", "TEXT"];
 
 impl<'p> Display<'p> {
-    pub fn new(plan: &Plan, printer: &'p mut Printer) -> Self {
+    /// `ui_base` is the web UI's address, for the run's `ui_url` (and `--web`).
+    pub fn new(plan: &Plan, printer: &'p mut Printer, ui_base: String) -> Self {
         let mode = match (
             plan.quiet,
             printer.needs_cells() && printer.format() == Format::Table,
@@ -328,16 +339,20 @@ impl<'p> Display<'p> {
         printer.columns(if events { EVENT_COLUMNS } else { RUN_COLUMNS });
         Display {
             printer,
+            web: plan.web,
+            ui_base,
             mode,
             events,
             run_name: String::new(),
             trail: Vec::new(),
-            live_drawn: false,
+            tree: Vec::new(),
+            live: LiveRegion::default(),
         }
     }
 
     /// Print the created (or found) run: its id with --quiet, else the API object with
-    /// `deployment_name` and `outcome` ("created" / "existing") added after the API's fields.
+    /// `deployment_name`, `outcome` ("created" / "existing") and `ui_url` added after the API's
+    /// fields; with --web, open `ui_url` in a browser.
     pub fn run(&mut self, created: &Created, deployment_name: Option<&str>) -> Result<(), Error> {
         self.run_name = str_field(&created.run, "name").to_string();
         self.trail.clear();
@@ -348,9 +363,20 @@ impl<'p> Display<'p> {
         } else {
             "existing"
         });
+        let ui_url = format!(
+            "{}/runs/flow-run/{}",
+            self.ui_base,
+            str_field(&object, "id")
+        );
+        object["ui_url"] = json!(ui_url);
+        if self.web {
+            pf_common::weburl::open_in_browser(&ui_url)?;
+        }
         match self.mode {
             Mode::Quiet => self.printer.line(str_field(&object, "id")),
-            Mode::Objects if self.events && self.printer.format() == Format::Tsv => {
+            Mode::Objects
+                if self.events && matches!(self.printer.format(), Format::Tsv | Format::Csv) =>
+            {
                 self.printer.object(&object, |o| {
                     vec![
                         Cell::Text("run".into()),
@@ -453,32 +479,30 @@ impl<'p> Display<'p> {
         format!("{}: {}", self.run_name, states.join(" -> "))
     }
 
+    /// Whether the live tree of task runs is drawn (a terminal, one run).
+    fn shows_tree(&self) -> bool {
+        self.mode == Mode::Live
+    }
+
+    /// Redraw the live region in place: the state line, then the tree.
     fn draw_live(&mut self) -> Result<(), Error> {
-        let text = self.trail_text();
-        let mut out = std::io::stdout().lock();
-        write!(out, "\r\x1b[K{text}")
-            .and_then(|()| out.flush())
-            .map_err(|e| Error::io("cannot write to stdout", e))?;
-        self.live_drawn = true;
-        Ok(())
+        let mut lines = vec![self.trail_text()];
+        lines.extend(runtree::lines(&self.tree, self.printer.color()));
+        self.live.draw(&lines)
     }
 
     fn clear_live(&mut self) -> Result<(), Error> {
-        if self.live_drawn {
-            let mut out = std::io::stdout().lock();
-            write!(out, "\r\x1b[K")
-                .and_then(|()| out.flush())
-                .map_err(|e| Error::io("cannot write to stdout", e))?;
-            self.live_drawn = false;
-        }
-        Ok(())
+        self.live.clear()
     }
 
-    /// End the live line and flush (a JSON array is closed here).
+    /// End the live region (it stays on screen) and flush.
     pub fn finish(&mut self) -> Result<(), Error> {
-        if self.live_drawn {
-            self.live_drawn = false;
-            self.printer.line("")?;
+        if self.live.is_drawn() {
+            if !self.tree.is_empty() {
+                // The final states of the tree.
+                self.draw_live()?;
+            }
+            self.live.close()?;
         }
         Ok(())
     }

@@ -41,13 +41,13 @@ enum Command {
     /// Create or replace a secret with the value on stdin; prints the block (value hidden)
     Set {
         /// The secret's name
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "NAME", value_parser = pf_common::cli::non_blank)]
         name: String,
     },
     /// Show a secret's block with the value hidden, or with --show-secret the value alone
     Get {
         /// The secret's name
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "NAME", value_parser = pf_common::cli::non_blank)]
         name: String,
         /// Print the secret's value (a string raw, anything else as JSON)
         #[arg(long)]
@@ -56,7 +56,7 @@ enum Command {
     /// Remove a secret
     Rm {
         /// The secret's name
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "NAME", value_parser = pf_common::cli::non_blank)]
         name: String,
     },
 }

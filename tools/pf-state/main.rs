@@ -88,6 +88,9 @@ struct ChangeArgs {
     /// Do not ask before changing more than one run
     #[arg(long, short)]
     yes: bool,
+    /// One set_state call per run even where the server has bulk_set_state (slower; for benchmarks)
+    #[arg(long)]
+    per_item: bool,
 }
 
 fn main() -> ExitCode {
@@ -126,6 +129,7 @@ fn main() -> ExitCode {
             message: args.message.clone(),
             dry_run: args.dry_run,
             yes: args.yes,
+            per_item: args.per_item,
         };
         let code = change::run_all(&client, &mut printer, kind, &verb, &options, &args.refs)?;
         Ok(code)

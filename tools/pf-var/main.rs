@@ -39,7 +39,7 @@ enum Command {
     /// Create or update a variable; prints it (a row on a terminal, NDJSON in a pipe)
     Set {
         /// The variable's name
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "NAME", value_parser = pf_common::cli::non_blank)]
         name: String,
         /// Its value: JSON when it parses, else a string
         #[arg(value_name = "VALUE", allow_hyphen_values = true)]
@@ -50,17 +50,21 @@ enum Command {
         /// Tags (repeatable; replace the variable's tags)
         #[arg(long, value_name = "TAG")]
         tag: Vec<String>,
+        /// Accepted for `prefect variable set --overwrite`; pf always updates an existing
+        /// variable (a re-run is success)
+        #[arg(long)]
+        overwrite: bool,
     },
     /// Print a variable's value
     Get {
         /// The variable's name (or id)
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "NAME", value_parser = pf_common::cli::non_blank)]
         name: String,
     },
     /// Remove a variable
     Rm {
         /// The variable's name (or id)
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "NAME", value_parser = pf_common::cli::non_blank)]
         name: String,
     },
 }
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
                 value,
                 string,
                 tag,
+                ..
             } => {
                 let value = if *string {
                     json!(value)
@@ -107,6 +112,16 @@ fn main() -> ExitCode {
 
 /// Create the variable, or update it when the name is taken.
 fn set(client: &Client, name: &str, value: Value, tags: &[String]) -> Result<Value> {
+    let server = pf_common::server::info(client);
+    if !value.is_string() && !server.has(pf_common::server::JSON_VARIABLES) {
+        return Err(Error::usage_hint(
+            format!(
+                "{} variables are strings; {value} is JSON",
+                server.describe()
+            ),
+            "pass --string to store it as text (Prefect 3 servers keep any JSON value)",
+        ));
+    }
     let mut body = json!({ "name": name, "value": value });
     if !tags.is_empty() {
         body["tags"] = json!(tags);

@@ -1,0 +1,360 @@
+//! Watched lists (`pf-get KIND --watch`, as `kubectl get -w`): list, then keep the list
+//! current. Each tick re-reads the listing (filters, sort and window as given) and compares
+//! each object's `updated` stamp (the whole object where a kind has none) with what was shown:
+//! a new id is `created` (made after the watch began) or has come into view (`updated`), a
+//! changed one `updated`, and an id that left the list is looked up by id: gone means
+//! `deleted` (still there: it only left the window, and is dropped quietly). Where the server
+//! streams `/events/out`, an event of the kind (`prefect.flow-run.*`, …) triggers the next
+//! read at once, so changes show within a fraction of a second; else reads come every
+//! [`POLL_INTERVAL`]. On a terminal the table is redrawn in place (rows that changed, with a
+//! CHANGE column); in a pipe each change is one NDJSON line `{"what":…,"object":…}`.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::listing::{Rows, join};
+use crate::logstream::{LiveStream, StreamEvent, Topic};
+use crate::outage::Outage;
+use crate::output::{Cell, Format, Printer, table_lines, terminal_width};
+use crate::refs::str_field;
+use crate::time::parse_api_time;
+
+/// How often the list is re-read when no event says it changed.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// After an event, wait this long for more before re-reading (a state change comes in bursts).
+const EVENT_SETTLE: Duration = Duration::from_millis(150);
+
+/// Reads the whole listing once.
+pub type ReadList<'a> = Box<dyn FnMut() -> Result<Vec<Value>> + 'a>;
+/// Tells which of some ids still exist.
+pub type StillThere<'a> = Box<dyn FnMut(&[String]) -> Result<HashSet<String>> + 'a>;
+
+/// How to watch one listing.
+pub struct WatchOptions<'a> {
+    /// How objects print as rows.
+    pub rows: Rows,
+    /// Read the whole listing once (filters, sort and window applied).
+    pub list: ReadList<'a>,
+    /// Which of these ids still exist (None: the kind cannot be looked up by id, so an id
+    /// that left the list is taken as deleted).
+    pub exists: Option<StillThere<'a>>,
+    /// Event name prefix of the kind (`prefect.flow-run.`), to re-read as soon as one happens.
+    pub event_prefix: Option<&'static str>,
+    /// Stop after this long (exit 0).
+    pub timeout: Option<Duration>,
+    /// The tool name for stderr lines.
+    pub tool: &'static str,
+}
+
+impl std::fmt::Debug for WatchOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchOptions")
+            .field("event_prefix", &self.event_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What happened to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// In the first listing.
+    Listed,
+    /// Made after the watch began.
+    Created,
+    /// Changed, or came into view.
+    Updated,
+    /// Gone from the server.
+    Deleted,
+}
+
+impl Change {
+    /// The word printed (`what` in NDJSON, the CHANGE column).
+    pub fn word(self) -> &'static str {
+        match self {
+            Change::Listed => "listed",
+            Change::Created => "created",
+            Change::Updated => "updated",
+            Change::Deleted => "deleted",
+        }
+    }
+}
+
+/// The `{coll}/filter` body that finds objects by id (`flow_runs/filter` → `{"flow_runs":
+/// {"id": {"any_": ids}}}`), or None for a path that is not a plain collection filter.
+pub fn by_id_body(path: &str, ids: &[String]) -> Option<Value> {
+    let collection = path.strip_suffix("/filter")?;
+    if collection.contains('/') {
+        return None;
+    }
+    Some(json!({ collection: { "id": { "any_": ids } }, "limit": ids.len().min(200) }))
+}
+
+/// Watch until the timeout (or Ctrl-C, handled by the caller). Prints through `printer`.
+pub fn watch(client: &Client, printer: &mut Printer, mut options: WatchOptions<'_>) -> Result<()> {
+    let began = Timestamp::now();
+    let deadline = options.timeout.map(|t| Instant::now() + t);
+    let mut view = View::new(printer, options.rows);
+    let (tx, rx) = mpsc::channel::<StreamEvent>();
+    let _live = options.event_prefix.map(|prefix| {
+        let live = LiveStream::start_topic(client.settings().clone(), Topic::Events, move |e| {
+            tx.send(e).is_ok()
+        });
+        let mut filter = crate::events::filter_since(&json!({}), Timestamp::now());
+        filter["event"] = json!({ "prefix": [prefix] });
+        live.set_filter(filter);
+        live
+    });
+    let mut known: HashMap<String, Value> = HashMap::new();
+    let mut outage = Outage::new(options.tool);
+    let mut first = true;
+    let mut next_read = Instant::now();
+    loop {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return view.finish();
+        }
+        let mut wake = next_read;
+        if let Some(d) = deadline {
+            wake = wake.min(d);
+        }
+        match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+            Ok(StreamEvent::Record(_)) => {
+                next_read = next_read.min(Instant::now() + EVENT_SETTLE);
+                continue;
+            }
+            Ok(_) => continue,
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+        }
+        if Instant::now() < next_read {
+            continue;
+        }
+        match read_changes(client, &mut options, &mut known, began, first) {
+            Ok(changes) => {
+                outage.up();
+                first = false;
+                view.show(client, changes)?;
+                next_read = Instant::now() + POLL_INTERVAL;
+            }
+            Err(e) => next_read = Instant::now() + outage.down(e)?,
+        }
+    }
+}
+
+/// One read of the list, compared with what is known.
+fn read_changes(
+    client: &Client,
+    options: &mut WatchOptions<'_>,
+    known: &mut HashMap<String, Value>,
+    began: Timestamp,
+    first: bool,
+) -> Result<Vec<(Change, Value)>> {
+    let _ = client;
+    let objects = (options.list)()?;
+    let mut changes = Vec::new();
+    let mut present = HashSet::new();
+    for object in objects {
+        let id = str_field(&object, "id").to_string();
+        present.insert(id.clone());
+        let change = match known.get(&id) {
+            None if first => Some(Change::Listed),
+            None => {
+                let created = object
+                    .get("created")
+                    .and_then(Value::as_str)
+                    .and_then(parse_api_time);
+                Some(if created.is_some_and(|c| c >= began) {
+                    Change::Created
+                } else {
+                    Change::Updated
+                })
+            }
+            Some(old) if changed(old, &object) => Some(Change::Updated),
+            Some(_) => None,
+        };
+        if let Some(change) = change {
+            known.insert(id, object.clone());
+            changes.push((change, object));
+        }
+    }
+    let gone: Vec<String> = known
+        .keys()
+        .filter(|id| !present.contains(*id))
+        .cloned()
+        .collect();
+    if !gone.is_empty() {
+        let still = match options.exists.as_mut() {
+            Some(exists) => {
+                let mut still = HashSet::new();
+                for chunk in gone.chunks(200) {
+                    still.extend(exists(chunk)?);
+                }
+                still
+            }
+            None => HashSet::new(),
+        };
+        for id in gone {
+            if let Some(object) = known.remove(&id)
+                && !still.contains(&id)
+            {
+                changes.push((Change::Deleted, object));
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// Whether an object changed: its `updated` stamp where it has one, else any field.
+fn changed(old: &Value, new: &Value) -> bool {
+    match (old.get("updated"), new.get("updated")) {
+        (Some(a), Some(b)) if !a.is_null() => a != b || old != new,
+        _ => old != new,
+    }
+}
+
+/// What is on screen (a terminal) or the stream of change lines (a pipe).
+struct View<'p> {
+    printer: &'p mut Printer,
+    rows: Rows,
+    /// Terminal: the table redrawn in place.
+    live: bool,
+    order: Vec<String>,
+    shown: HashMap<String, (Change, Value)>,
+    screen: Vec<String>,
+}
+
+impl<'p> View<'p> {
+    fn new(printer: &'p mut Printer, rows: Rows) -> Self {
+        let live = printer.format() == Format::Table
+            && printer.needs_cells()
+            && crate::output::stdout_is_terminal();
+        if !live {
+            let mut columns = vec!["CHANGE"];
+            columns.extend_from_slice(rows.columns);
+            printer.columns(&columns);
+        }
+        View {
+            printer,
+            rows,
+            live,
+            order: Vec::new(),
+            shown: HashMap::new(),
+            screen: Vec::new(),
+        }
+    }
+
+    fn show(&mut self, client: &Client, changes: Vec<(Change, Value)>) -> Result<()> {
+        if !self.live {
+            let objects: Vec<Value> = changes.iter().map(|(_, o)| o.clone()).collect();
+            let joined = if self.printer.needs_cells() {
+                join(client, self.rows.join, &objects)?
+            } else {
+                Default::default()
+            };
+            for (change, object) in changes {
+                let line = json!({ "what": change.word(), "object": object });
+                let row = self.rows.row;
+                self.printer.object(&line, |l| {
+                    let mut cells = vec![Cell::Text(change.word().into())];
+                    cells.extend(row(l.get("object").unwrap_or(&Value::Null), &joined));
+                    cells
+                })?;
+            }
+            return Ok(());
+        }
+        for (change, object) in changes {
+            let id = str_field(&object, "id").to_string();
+            if !self.shown.contains_key(&id) {
+                self.order.push(id.clone());
+            }
+            self.shown.insert(id, (change, object));
+        }
+        self.redraw(client)
+    }
+
+    /// Rewrite the screen from the first line that differs.
+    fn redraw(&mut self, client: &Client) -> Result<()> {
+        let objects: Vec<Value> = self
+            .order
+            .iter()
+            .filter_map(|id| self.shown.get(id).map(|(_, o)| o.clone()))
+            .collect();
+        let joined = join(client, self.rows.join, &objects)?;
+        // The kind's columns as the printer shows them (no wide ones unless -o wide;
+        // --columns), then CHANGE.
+        let visible = self.printer.visible_columns(self.rows.columns)?;
+        let pick = |cells: Vec<Cell>| -> Vec<Cell> {
+            match &visible {
+                None => cells,
+                Some(indices) => indices
+                    .iter()
+                    .filter_map(|&i| cells.get(i).cloned())
+                    .collect(),
+            }
+        };
+        let rows: Vec<Vec<Cell>> = self
+            .order
+            .iter()
+            .filter_map(|id| self.shown.get(id))
+            .map(|(change, object)| {
+                let mut cells = pick((self.rows.row)(object, &joined));
+                let word = match change {
+                    Change::Listed => "",
+                    other => other.word(),
+                };
+                cells.push(Cell::Text(word.into()));
+                cells
+            })
+            .collect();
+        let mut columns: Vec<&str> = match &visible {
+            None => self.rows.columns.to_vec(),
+            Some(indices) => indices.iter().map(|&i| self.rows.columns[i]).collect(),
+        };
+        columns.push("CHANGE");
+        let width = terminal_width().unwrap_or(usize::MAX).max(20);
+        let color = self.printer.color();
+        let plain = table_lines(&columns, &rows, false);
+        let lines: Vec<String> = if plain.iter().all(|l| l.trim_end().chars().count() < width) {
+            table_lines(&columns, &rows, color)
+        } else {
+            // Never wrap (a wrapped line breaks the cursor arithmetic): cut plain lines.
+            plain
+                .iter()
+                .map(|l| l.chars().take(width - 1).collect())
+                .collect()
+        };
+        let first_diff = lines
+            .iter()
+            .zip(&self.screen)
+            .position(|(a, b)| a != b)
+            .unwrap_or(self.screen.len().min(lines.len()));
+        let mut text = String::new();
+        let up = self.screen.len() - first_diff;
+        if up > 0 {
+            text.push_str(&format!("\x1b[{up}A"));
+        }
+        for line in &lines[first_diff..] {
+            text.push_str("\r\x1b[K");
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::io("cannot write to stdout", e))?;
+        self.screen = lines;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.live {
+            return Ok(());
+        }
+        self.printer.finish()
+    }
+}

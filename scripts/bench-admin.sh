@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Measure bulk writes on N flow runs: `pf-rm flow-runs` and `pf-state cancel` through the
+# server's bulk endpoints, pf's per-item path (--per-item), and the Python CLI's per-run loop
+# (`prefect flow-run delete ID` / `cancel ID`, timed on SAMPLE runs and extrapolated to N).
+# usage: PF_PREFECT_VENV=… scripts/bench-admin.sh [N] [SAMPLE]
+#   against PREFECT_API_URL (default: starts its own server on a free port, stopped at exit).
+#   Build first: cargo build --release
+set -euo pipefail
+n=${1:-1000}
+sample=${2:-50}
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=${PF_BIN:-$here/target/release}
+venv=${PF_PREFECT_VENV:?set PF_PREFECT_VENV to a venv with prefect}
+py=$venv/bin/python
+prefect=$venv/bin/prefect
+server_pid=
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true; }
+trap cleanup EXIT
+if [ -z "${PREFECT_API_URL:-}" ]; then
+  port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  export PREFECT_HOME=$(mktemp -d)
+  "$prefect" server start --host 127.0.0.1 --port "$port" >"$PREFECT_HOME/server.log" 2>&1 &
+  server_pid=$!
+  export PREFECT_API_URL=http://127.0.0.1:$port/api
+  for _ in $(seq 240); do curl -sf "$PREFECT_API_URL/health" >/dev/null && break; sleep 0.5; done
+fi
+
+# make_runs STATE COUNT: create COUNT runs of a fresh flow in STATE, print their ids.
+make_runs() {
+  "$py" - "$PREFECT_API_URL" "$1" "$2" <<'PY'
+import sys, time, uuid, httpx
+api, state, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with httpx.Client(base_url=api, timeout=60) as c:
+    flow = c.post("/flows/", json={"name": f"bench-{uuid.uuid4().hex[:8]}"}).json()
+    assert "id" in flow, flow
+    for _ in range(count):
+        for attempt in range(40):  # a busy SQLite server answers 503 now and then
+            r = c.post("/flow_runs/", json={"flow_id": flow["id"], "state": {"type": state}})
+            if r.is_success:
+                break
+            time.sleep(0.5)
+        print(r.json()["id"])
+PY
+}
+
+# seconds CMD...: wall time of one command, stdin from $ids
+seconds() {
+  local start end
+  start=$(date +%s%N)
+  "$@" <<<"$ids" >/dev/null
+  end=$(date +%s%N)
+  echo "scale=2; ($end - $start) / 1000000000" | bc
+}
+
+loop() { # python CLI per run over the ids on stdin
+  while read -r id; do "$prefect" "$@" "$id" >/dev/null 2>&1; done
+}
+
+echo "N=$n runs, Python loop timed on $sample runs and extrapolated"
+ids=$(make_runs COMPLETED "$n"); echo "pf-rm flow-runs (bulk, 50 per call):   $(seconds "$bin/pf-rm" flow-runs --yes) s"
+ids=$(make_runs COMPLETED "$n"); echo "pf-rm flow-runs --per-item:             $(seconds "$bin/pf-rm" flow-runs --yes --per-item) s"
+ids=$(make_runs COMPLETED "$sample"); t=$(seconds loop flow-run delete)
+echo "prefect flow-run delete ID loop:        $t s for $sample → $(echo "scale=1; $t * $n / $sample" | bc) s for $n"
+ids=$(make_runs RUNNING "$n"); echo "pf-state cancel (bulk_set_state):       $(seconds "$bin/pf-state" cancel --yes) s"
+ids=$(make_runs RUNNING "$n"); echo "pf-state cancel --per-item:             $(seconds "$bin/pf-state" cancel --yes --per-item) s"
+ids=$(make_runs RUNNING "$sample"); t=$(seconds loop flow-run cancel)
+echo "prefect flow-run cancel ID loop:        $t s for $sample → $(echo "scale=1; $t * $n / $sample" | bc) s for $n"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# pf-apply of 200 objects (and the no-op re-apply) vs the Python CLI commands that do the same,
+# and moving the server with `prefect transfer` vs `pf-export | pf-apply`, from server A to
+# empty servers B (transfer's target) and C (pf's target).
+#
+# usage: scripts/bench-apply.sh URL_A URL_B URL_C [PY_SAMPLE]
+#   URL_A, URL_B, URL_C: API URLs of three empty servers (e.g. http://127.0.0.1:4291/api)
+#   PY_SAMPLE: how many of the 200 objects the Python CLI creates one command each (default
+#              40: each command costs seconds; the per-object time is scaled to 200)
+# Needs: pf binaries (target/release, else target/debug) and PF_PREFECT_VENV (the pinned prefect).
+#
+# The 200 objects: 100 variables, 50 work pools (process), 50 global concurrency limits.
+set -euo pipefail
+a=$1 b=$2 c=$3 sample=${4:-40}
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=$here/target/release; [ -x "$bin/pf-apply" ] || bin=$here/target/debug
+prefect=${PF_PREFECT_VENV:?set PF_PREFECT_VENV}/bin/prefect
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+export PREFECT_HOME=$work/home; mkdir -p "$PREFECT_HOME"
+cat > "$PREFECT_HOME/profiles.toml" <<TOML
+active = "a"
+[profiles.a]
+PREFECT_API_URL = "$a"
+[profiles.b]
+PREFECT_API_URL = "$b"
+TOML
+objects=$work/objects.ndjson
+for i in $(seq 100); do echo "{\"kind\":\"variable\",\"name\":\"bench_v$i\",\"value\":$i}"; done > "$objects"
+for i in $(seq 50); do echo "{\"kind\":\"work-pool\",\"name\":\"bench-pool-$i\",\"type\":\"process\"}"; done >> "$objects"
+for i in $(seq 50); do echo "{\"kind\":\"global-concurrency-limit\",\"name\":\"bench-gcl-$i\",\"limit\":$i}"; done >> "$objects"
+
+ms() { # label command... : runs once, prints the wall time
+  local label=$1; shift
+  local start end
+  start=$(date +%s%N)
+  "$@" </dev/null >/dev/null 2>"$work/err" || { echo "$label: failed: $(head -3 "$work/err")"; return 0; }
+  end=$(date +%s%N)
+  printf '%-58s %8d ms\n' "$label" $(( (end - start) / 1000000 ))
+}
+
+echo "# on A ($a)"
+ms "pf-apply -f objects.ndjson (200 created)" "$bin/pf-apply" --api-url "$a" -f "$objects"
+ms "pf-apply -f objects.ndjson again (200 unchanged)" "$bin/pf-apply" --api-url "$a" -f "$objects"
+
+py_objects() { # the Python CLI's commands for the first $sample objects, as `prefect …` lines
+  local per=$(( sample / 4 ))
+  for i in $(seq $(( per * 2 ))); do echo "variable set py_v$i $i --overwrite"; done
+  for i in $(seq "$per"); do echo "work-pool create py-pool-$i --type process --overwrite"; done
+  for i in $(seq "$per"); do echo "global-concurrency-limit create py-gcl-$i --limit $i"; done
+}
+py_run() { # runs each line through the Python CLI against A
+  while read -r line; do
+    # shellcheck disable=SC2086
+    PREFECT_API_URL=$a "$prefect" $line </dev/null >/dev/null 2>&1 || true
+  done
+}
+start=$(date +%s%N); py_objects | py_run; end=$(date +%s%N)
+per=$(( (end - start) / 1000000 / sample ))
+printf '%-58s %8d ms (%d ms each, x200 = %d ms)\n' "prefect CLI, $sample commands (create)" $(( (end - start) / 1000000 )) "$per" $(( per * 200 ))
+start=$(date +%s%N); py_objects | sed 's/^global-concurrency-limit create \(\S*\) --limit \(\S*\)/global-concurrency-limit update \1 --limit \2/' | py_run; end=$(date +%s%N)
+per=$(( (end - start) / 1000000 / sample ))
+printf '%-58s %8d ms (%d ms each, x200 = %d ms)\n' "prefect CLI, same $sample again (overwrite/update)" $(( (end - start) / 1000000 )) "$per" $(( per * 200 ))
+
+echo "# moving A (200 + the Python CLI's $sample + defaults): transfer to B, pf to C"
+ms "prefect transfer --from a --to b" "$prefect" transfer --from a --to b
+ms "prefect transfer --from a --to b again" "$prefect" transfer --from a --to b
+ms "pf-export A | pf-apply C" bash -c "'$bin/pf-export' --api-url '$a' | '$bin/pf-apply' --api-url '$c'"
+ms "pf-export A | pf-apply C again (all unchanged)" bash -c "'$bin/pf-export' --api-url '$a' | '$bin/pf-apply' --api-url '$c'"

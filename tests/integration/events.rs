@@ -1,0 +1,122 @@
+//! `pf-get events --follow` against a real server: a run's state changes arrive in order, each
+//! once, also across a server restart.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Api, Server, Supervised, bin, temp_dir};
+use crate::logs::finish;
+
+/// `pf-get events --follow ARGS` in a pipe against `server`, supervised, with stdout, stderr
+/// and the exit code in files under `dir`.
+pub(crate) fn follow_events(server: &Server, dir: &Path, args: &str) -> Supervised {
+    let script = format!(
+        "env -i PATH=\"$PATH\" HOME={dir} PREFECT_HOME={dir} PREFECT_API_URL={url} \
+         {pf_get} events --follow {args} >{dir}/out 2>{dir}/err; echo $? >{dir}/code",
+        dir = dir.display(),
+        url = server.url,
+        pf_get = bin("pf-get").display(),
+    );
+    Supervised::start(
+        &["bash", "-c", &script],
+        &[],
+        dir,
+        dir.join("pipeline.log"),
+        1,
+    )
+}
+
+fn set_state(api: &Api, run_id: &str, state_type: &str) {
+    let answer = api.post(
+        &format!("flow_runs/{run_id}/set_state"),
+        json!({ "state": { "type": state_type }, "force": true }),
+    );
+    assert_eq!(answer["status"], "ACCEPT", "{answer}");
+}
+
+fn printed_lines(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("out"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Wait (bounded) until `dir/out` has `n` events.
+fn wait_for_lines(dir: &Path, n: usize, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while printed_lines(dir).len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} events printed; stderr:\n{}",
+            printed_lines(dir).len(),
+            std::fs::read_to_string(dir.join("err")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn names(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn follow_prints_a_runs_state_changes_in_order_across_a_server_restart() {
+    let mut server = Server::start(&[]);
+    let api = server.api();
+    let since = jiff::Timestamp::now().to_string();
+    let flow = api.flow("events", &[]);
+    let run = api.flow_run(flow["id"].as_str().unwrap(), "SCHEDULED", &[]);
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let dir = temp_dir("events-follow");
+    let follower = follow_events(
+        &server,
+        &dir,
+        &format!("--resource prefect.flow-run.{run_id} --since {since} --timeout 90s"),
+    );
+    // The replay (--since) brings the Scheduled event of the run's creation.
+    wait_for_lines(&dir, 1, "replay");
+    set_state(&api, &run_id, "PENDING");
+    set_state(&api, &run_id, "RUNNING");
+    wait_for_lines(&dir, 3, "live events");
+
+    server.stop();
+    std::thread::sleep(Duration::from_secs(2));
+    server.start_again();
+    // Right away, before pf-get has reconnected: these must not be lost.
+    set_state(&api, &run_id, "PAUSED");
+    set_state(&api, &run_id, "RUNNING");
+    set_state(&api, &run_id, "COMPLETED");
+    wait_for_lines(&dir, 6, "events after the restart");
+
+    let (code, stdout, stderr) = finish(follower, &dir, Duration::from_secs(180));
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    let printed = printed_lines(&dir);
+    assert_eq!(
+        names(&printed),
+        [
+            "prefect.flow-run.Scheduled",
+            "prefect.flow-run.Pending",
+            "prefect.flow-run.Running",
+            "prefect.flow-run.Paused",
+            "prefect.flow-run.Running",
+            "prefect.flow-run.Completed",
+        ],
+        "{stdout}\n{stderr}"
+    );
+    let mut ids: Vec<&str> = printed.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), printed.len(), "an event was printed twice");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("pf-get: warning: lost connection to the server (")),
+        "{stderr}"
+    );
+}
