@@ -418,7 +418,7 @@ fn a_global_limit_of_one_runs_three_jobs_one_after_another() {
     for pair in spans.windows(2) {
         assert!(
             pair[0].1 <= pair[1].0,
-            "two jobs held the slot at once: {spans:?}"
+            "two jobs held the slot at once: {spans:?}\n{stderr}"
         );
     }
     let held = api.get(&format!("v2/concurrency_limits/{limit}"));

@@ -126,7 +126,10 @@ impl Recorder {
 
     fn failed(&mut self, error: &Error) {
         let transient = match error {
-            Error::Network { .. } | Error::Server { .. } => true,
+            // A lost answer (a timeout under load) is asked again: lines are worth a possible
+            // duplicate, the run's create carries an idempotency key, a repeated state proposal is
+            // accepted as already done, and a slot taken twice is a lease that expires.
+            Error::Network { .. } | Error::Server { .. } | Error::OutcomeUnknown { .. } => true,
             Error::Client { status, .. } => *status == 408 || *status == 429,
             _ => false,
         };
