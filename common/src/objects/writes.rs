@@ -171,7 +171,7 @@ pub fn resolve_all(
 pub type Resolved = std::result::Result<Vec<Target>, (String, Error)>;
 
 /// Resolve every REF (arguments, or stdin lines / NDJSON), in order. Id REFs of kinds whose
-/// filter takes ids ([`Kind::ids_filterable`]) resolve [`RESOLVE_CHUNK`] at a time; with
+/// filter takes ids ([`Kind::ids_filterable`]) resolve 200 at a time; with
 /// `expand`, a REF may name several objects ([`crate::kinds::Delete::expand`]: every version of
 /// an artifact key). An error of the whole input (a broken pipe) ends the batch.
 pub fn resolve_refs(

@@ -6,7 +6,7 @@
 //! server without PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED and
 //! PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED accepts the log socket but never sends a
 //! record. So they only lower latency: a poller ([`crate::logs::LogPoller`],
-//! [`crate::events::EventPoller`]) stays the source of truth. `/events/out` also backfills
+//! [`crate::events::follow_events`]) stays the source of truth. `/events/out` also backfills
 //! the filter's recent past (at most 15 minutes) before it goes live.
 
 use std::io::ErrorKind;

@@ -1,0 +1,11 @@
+//! Runs, logs and events over time: creating and watching runs, reading, following and shipping
+//! logs, the server's websockets, followed events and watched lists.
+
+pub mod events;
+pub mod follow;
+pub mod logs;
+pub mod logship;
+pub mod logstream;
+pub mod runs;
+pub mod text_search;
+pub mod watchlist;
