@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use crate::args::jsonschema::Schema;
+
 static SUBSET: &str = include_str!("openapi-subset.json");
 
 fn schemas() -> &'static Value {
@@ -42,216 +44,13 @@ pub fn validate(schema: &str, value: &Value) -> Result<(), String> {
     let Some(root) = schemas().get(schema) else {
         return Ok(());
     };
-    check(root, value, "", 0)
+    Schema::new(root, &resolve)
+        .check(value, "")
+        .map_err(|mismatch| mismatch.to_string())
 }
 
 fn resolve(reference: &str) -> Option<&'static Value> {
     schemas().get(reference.strip_prefix("#/components/schemas/")?)
-}
-
-fn at(path: &str, message: String) -> String {
-    if path.is_empty() {
-        message
-    } else {
-        format!("{path}: {message}")
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-fn check(schema: &Value, value: &Value, path: &str, depth: usize) -> Result<(), String> {
-    if depth > 40 {
-        return Ok(());
-    }
-    if let Some(target) = schema.get("$ref").and_then(Value::as_str).and_then(resolve) {
-        return check(target, value, path, depth + 1);
-    }
-    for key in ["anyOf", "oneOf"] {
-        if let Some(options) = schema.get(key).and_then(Value::as_array) {
-            return check_options(options, value, path, depth);
-        }
-    }
-    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-        for part in all {
-            check(part, value, path, depth + 1)?;
-        }
-    }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
-        && !allowed.contains(value)
-    {
-        let shown: Vec<String> = allowed.iter().map(Value::to_string).collect();
-        return Err(at(
-            path,
-            format!("must be one of {}, not {}", shown.join(", "), value),
-        ));
-    }
-    if let Some(constant) = schema.get("const")
-        && constant != value
-    {
-        return Err(at(path, format!("must be {constant}, not {value}")));
-    }
-    if let Some(expected) = schema.get("type").and_then(Value::as_str)
-        && !type_matches(expected, value)
-    {
-        return Err(at(
-            path,
-            format!("must be {}, not {}", type_phrase(expected), describe(value)),
-        ));
-    }
-    match value {
-        Value::Array(items) => {
-            if let Some(item_schema) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    check(item_schema, item, &format!("{path}[{i}]"), depth + 1)?;
-                }
-            }
-        }
-        Value::Object(fields) => {
-            let properties = schema.get("properties").and_then(Value::as_object);
-            if let Some(properties) = properties {
-                for (key, field) in fields {
-                    match properties.get(key) {
-                        Some(property) => check(property, field, &join(path, key), depth + 1)?,
-                        None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                            let known: Vec<&str> = properties.keys().map(String::as_str).collect();
-                            return Err(at(
-                                path,
-                                format!("unknown field '{key}' (known: {})", known.join(", ")),
-                            ));
-                        }
-                        None => {}
-                    }
-                }
-            }
-            if let Some(required) = schema.get("required").and_then(Value::as_array) {
-                for name in required.iter().filter_map(Value::as_str) {
-                    if !fields.contains_key(name) {
-                        return Err(at(path, format!("missing required field '{name}'")));
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// anyOf/oneOf: fine when one option fits; else the error of the option the value meant
-/// (same `type` discriminator, else the only option of the same JSON type).
-fn check_options(options: &[Value], value: &Value, path: &str, depth: usize) -> Result<(), String> {
-    let mut errors = Vec::new();
-    for option in options {
-        match check(option, value, path, depth + 1) {
-            Ok(()) => return Ok(()),
-            Err(e) => errors.push((option, e)),
-        }
-    }
-    let discriminator = value.get("type");
-    if let Some(d) = discriminator {
-        for (option, error) in &errors {
-            let option = deref(option);
-            let declared = option
-                .get("properties")
-                .and_then(|p| p.get("type"))
-                .and_then(|t| t.get("const").or_else(|| t.get("default")));
-            if declared == Some(d) {
-                return Err(error.clone());
-            }
-        }
-    }
-    let same_type: Vec<&String> = errors
-        .iter()
-        .filter(|(option, _)| option_type(deref(option)).is_some_and(|t| type_matches(t, value)))
-        .map(|(_, e)| e)
-        .collect();
-    if same_type.len() == 1 {
-        return Err(same_type[0].clone());
-    }
-    let mut expected: Vec<String> = errors
-        .iter()
-        .filter_map(|(option, _)| option_type(deref(option)).map(type_phrase))
-        .collect();
-    expected.dedup();
-    if expected.is_empty() || !same_type.is_empty() {
-        // Several object shapes: say the first option's complaint, it is the most specific.
-        return Err(errors
-            .first()
-            .map(|(_, e)| e.clone())
-            .unwrap_or_else(|| at(path, "does not match the schema".into())));
-    }
-    Err(at(
-        path,
-        format!("must be {}, not {}", expected.join(" or "), describe(value)),
-    ))
-}
-
-fn deref(schema: &Value) -> &Value {
-    match schema.get("$ref").and_then(Value::as_str).and_then(resolve) {
-        Some(target) => target,
-        None => schema,
-    }
-}
-
-fn option_type(schema: &Value) -> Option<&str> {
-    schema.get("type").and_then(Value::as_str).or_else(|| {
-        schema
-            .get("properties")
-            .map(|_| "object")
-            .or_else(|| schema.get("items").map(|_| "array"))
-    })
-}
-
-fn type_matches(expected: &str, value: &Value) -> bool {
-    match expected {
-        "integer" => {
-            value.as_i64().is_some()
-                || value.as_u64().is_some()
-                || value.as_f64().is_some_and(|f| f.fract() == 0.0)
-        }
-        "number" => value.is_number(),
-        "string" => value.is_string(),
-        "boolean" => value.is_boolean(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        "null" => value.is_null(),
-        _ => true,
-    }
-}
-
-fn type_phrase(t: &str) -> String {
-    match t {
-        "integer" => "an integer",
-        "number" => "a number",
-        "string" => "a string",
-        "boolean" => "true or false",
-        "array" => "a list",
-        "object" => "an object",
-        "null" => "null",
-        other => other,
-    }
-    .to_string()
-}
-
-fn describe(value: &Value) -> String {
-    let kind = match value {
-        Value::Null => return "null".into(),
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    };
-    let mut text = value.to_string();
-    if text.chars().count() > 40 {
-        text = format!("{}…", text.chars().take(40).collect::<String>());
-    }
-    format!("{kind} {text}")
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod complete;
 pub mod input;
+pub mod jsonschema;
 pub mod params;
 pub mod refs;
 pub mod time;

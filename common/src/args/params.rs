@@ -8,6 +8,7 @@ use std::io::Read;
 
 use serde_json::{Map, Value};
 
+use crate::args::jsonschema::{self, Schema};
 use crate::error::{Error, Result};
 
 /// Split `KEY=VALUE` (the key must not be empty). `flag` names the flag in the error.
@@ -142,10 +143,11 @@ pub fn check_params(
                 known(),
             ));
         };
-        if let Err(expected) = (Checker { root: schema }).check(property, value, 0) {
+        let resolve = |reference: &str| jsonschema::pointer(schema, reference);
+        if let Err(mismatch) = Schema::new(property, &resolve).check(value, name) {
             return Err(Error::usage(format!(
-                "parameter '{name}' must be {expected}, not {}",
-                describe_value(value)
+                "parameter '{}' {}",
+                mismatch.path, mismatch.message
             )));
         }
     }
@@ -165,175 +167,6 @@ pub fn check_params(
         ));
     }
     Ok(())
-}
-
-/// A small JSON-schema checker for what Prefect's parameter schemas use: `type`, `anyOf` /
-/// `oneOf` / `allOf`, `$ref` into `definitions` / `$defs`, `enum`, `const`, array `items` and
-/// object `properties`. Anything it does not know passes (the engine validates again).
-struct Checker<'a> {
-    root: &'a Value,
-}
-
-impl Checker<'_> {
-    /// Ok, or what was expected ("an integer").
-    fn check(
-        &self,
-        schema: &Value,
-        value: &Value,
-        depth: usize,
-    ) -> std::result::Result<(), String> {
-        if depth > 32 {
-            return Ok(());
-        }
-        if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-            return match self.resolve(reference) {
-                Some(target) => self.check(target, value, depth + 1),
-                None => Ok(()),
-            };
-        }
-        for key in ["anyOf", "oneOf"] {
-            if let Some(options) = schema.get(key).and_then(Value::as_array) {
-                if options
-                    .iter()
-                    .any(|o| self.check(o, value, depth + 1).is_ok())
-                {
-                    break;
-                }
-                let expected: Vec<String> = options
-                    .iter()
-                    .filter_map(|o| self.check(o, value, depth + 1).err())
-                    .collect();
-                return Err(if expected.is_empty() {
-                    "one of the allowed types".into()
-                } else {
-                    join_or(&expected)
-                });
-            }
-        }
-        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-            for part in all {
-                self.check(part, value, depth + 1)?;
-            }
-        }
-        if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
-            && !allowed.contains(value)
-        {
-            let shown: Vec<String> = allowed.iter().map(Value::to_string).collect();
-            return Err(format!("one of {}", shown.join(", ")));
-        }
-        if let Some(constant) = schema.get("const")
-            && constant != value
-        {
-            return Err(format!("{constant}"));
-        }
-        match schema.get("type") {
-            Some(Value::String(t)) => check_type(t, value)?,
-            Some(Value::Array(types)) => {
-                let types: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
-                if !types.iter().any(|t| check_type(t, value).is_ok()) {
-                    let expected: Vec<String> = types.iter().map(|t| type_phrase(t)).collect();
-                    return Err(join_or(&expected));
-                }
-            }
-            _ => {}
-        }
-        if let (Some(items), Value::Array(values)) = (schema.get("items"), value) {
-            for (i, item) in values.iter().enumerate() {
-                self.check(items, item, depth + 1)
-                    .map_err(|e| format!("a list whose item {i} is {e}"))?;
-            }
-        }
-        if let (Some(properties), Value::Object(fields)) =
-            (schema.get("properties").and_then(Value::as_object), value)
-        {
-            for (key, field) in fields {
-                if let Some(property) = properties.get(key) {
-                    self.check(property, field, depth + 1)
-                        .map_err(|e| format!("an object whose '{key}' is {e}"))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn resolve(&self, reference: &str) -> Option<&Value> {
-        let path = reference.strip_prefix("#/")?;
-        path.split('/')
-            .try_fold(self.root, |node, key| node.get(key))
-    }
-}
-
-fn check_type(expected: &str, value: &Value) -> std::result::Result<(), String> {
-    let ok = match expected {
-        "integer" => {
-            value.as_i64().is_some()
-                || value.as_u64().is_some()
-                || value.as_f64().is_some_and(|f| f.fract() == 0.0)
-        }
-        "number" => value.is_number(),
-        "string" => value.is_string(),
-        "boolean" => value.is_boolean(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        "null" => value.is_null(),
-        _ => true,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(type_phrase(expected))
-    }
-}
-
-fn type_phrase(t: &str) -> String {
-    match t {
-        "integer" => "an integer".into(),
-        "number" => "a number".into(),
-        "string" => "a string".into(),
-        "boolean" => "true or false".into(),
-        "array" => "a list".into(),
-        "object" => "an object".into(),
-        "null" => "null".into(),
-        other => other.to_string(),
-    }
-}
-
-fn join_or(items: &[String]) -> String {
-    let mut unique: Vec<&String> = Vec::new();
-    for item in items {
-        if !unique.contains(&item) {
-            unique.push(item);
-        }
-    }
-    match unique.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.to_string(),
-        Some((last, rest)) => {
-            format!(
-                "{} or {last}",
-                rest.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-    }
-}
-
-fn describe_value(value: &Value) -> String {
-    let kind = match value {
-        Value::Null => return "null".into(),
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    };
-    let mut text = value.to_string();
-    if text.chars().count() > 40 {
-        text = format!("{}…", text.chars().take(40).collect::<String>());
-    }
-    format!("{kind} {text}")
 }
 
 #[cfg(test)]
@@ -379,7 +212,7 @@ mod tests {
         );
         assert_eq!(
             error(json!({"count": 1, "names": [1]})),
-            "parameter 'names' must be a list whose item 0 is a string, not a list [1]"
+            "parameter 'names[0]' must be a string, not a number 1"
         );
         assert_eq!(
             error(json!({"count": 1, "when": 5})),
@@ -387,7 +220,7 @@ mod tests {
         );
         assert_eq!(
             error(json!({"count": 1, "model": {"a": "b"}})),
-            "parameter 'model' must be an object whose 'a' is an integer or null, not an object {\"a\":\"b\"}"
+            "parameter 'model.a' must be an integer, not a string \"b\""
         );
         assert_eq!(
             error(json!({"count": 1, "cuont": 1})),
