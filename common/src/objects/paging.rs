@@ -239,6 +239,9 @@ impl Iterator for Chain<'_> {
 
 /// Pages of `POST events/filter` (at most 50 events each), following each answer's
 /// `next_page` URL (a page token) until the server has no more or `limit` is reached.
+///
+/// No event is handed out twice: events stored while the walk goes on (the server stores them
+/// asynchronously) shift the pages as new runs do for [`Pages`]; a repeated id is dropped.
 #[derive(Debug)]
 pub struct EventPages<'c> {
     client: &'c Client,
@@ -246,6 +249,7 @@ pub struct EventPages<'c> {
     next: Option<String>,
     remaining: Option<usize>,
     done: bool,
+    seen: SeenIds,
 }
 
 impl<'c> EventPages<'c> {
@@ -259,6 +263,7 @@ impl<'c> EventPages<'c> {
             next: None,
             remaining: limit,
             done: limit == Some(0),
+            seen: SeenIds::default(),
         }
     }
 }
@@ -267,6 +272,19 @@ impl Iterator for EventPages<'_> {
     type Item = Result<Vec<Value>>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.next_page()? {
+                // A page of repeats only: the walk goes on.
+                Ok(events) if events.is_empty() => continue,
+                page => return Some(page),
+            }
+        }
+    }
+}
+
+impl EventPages<'_> {
+    /// The next page as the server gives it, repeats dropped (possibly empty); None at the end.
+    fn next_page(&mut self) -> Option<Result<Vec<Value>>> {
         if self.done {
             return None;
         }
@@ -302,6 +320,8 @@ impl Iterator for EventPages<'_> {
             Some(Value::Array(events)) => events,
             _ => Vec::new(),
         };
+        let served = events.len();
+        events.retain(|event| self.seen.first_time(event));
         if let Some(r) = self.remaining {
             events.truncate(r);
             self.remaining = Some(r - events.len());
@@ -316,10 +336,10 @@ impl Iterator for EventPages<'_> {
                     Some((_, query)) => format!("events/filter/next?{query}"),
                     None => url.to_string(),
                 });
-        if self.next.is_none() || events.is_empty() || self.remaining == Some(0) {
+        if self.next.is_none() || served == 0 || self.remaining == Some(0) {
             self.done = true;
         }
-        if events.is_empty() {
+        if events.is_empty() && self.done {
             return None;
         }
         Some(Ok(events))
