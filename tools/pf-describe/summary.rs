@@ -33,6 +33,14 @@ struct Summary {
     color: bool,
 }
 
+/// A column of a section's table of objects: its header and the field shown.
+enum Column {
+    /// The field as JSON text.
+    Field(&'static str, &'static str),
+    /// A timestamp field as an age ("3 minutes ago").
+    Age(&'static str, &'static str),
+}
+
 impl Summary {
     fn new(color: bool) -> Self {
         Summary {
@@ -66,6 +74,29 @@ impl Summary {
             table_lines(headers, rows, self.color)
         };
         self.section(title, &lines, empty);
+    }
+
+    /// A table of the objects in `list` (a JSON array), one row each.
+    fn objects(&mut self, title: &str, list: Option<&Value>, columns: &[Column]) {
+        let rows: Vec<Vec<Cell>> = list
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|object| {
+                columns
+                    .iter()
+                    .map(|column| match column {
+                        Column::Field(_, key) => Cell::from_json(object.get(*key)),
+                        Column::Age(_, key) => Cell::age(object.get(*key)),
+                    })
+                    .collect()
+            })
+            .collect();
+        let headers: Vec<&str> = columns
+            .iter()
+            .map(|(Column::Field(header, _) | Column::Age(header, _))| *header)
+            .collect();
+        self.table(title, &headers, &rows, "(none)");
     }
 
     fn state(&mut self, object: &Value) {
@@ -210,24 +241,15 @@ fn flow_run(client: &Client, run: &Value, out: &mut Summary) -> Result<()> {
         "artifacts/filter",
         json!({ "artifacts": { "flow_run_id": { "any_": [id] } }, "sort": "CREATED_DESC", "limit": 20 }),
     )?;
-    let artifact_rows: Vec<Vec<Cell>> = artifacts
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| {
-            vec![
-                Cell::from_json(a.get("key")),
-                Cell::from_json(a.get("type")),
-                Cell::from_json(a.get("description")),
-                Cell::age(a.get("created")),
-            ]
-        })
-        .collect();
-    out.table(
+    out.objects(
         "Artifacts",
-        &["KEY", "TYPE", "DESCRIPTION", "AGE"],
-        &artifact_rows,
-        "(none)",
+        Some(&artifacts),
+        &[
+            Column::Field("KEY", "key"),
+            Column::Field("TYPE", "type"),
+            Column::Field("DESCRIPTION", "description"),
+            Column::Age("AGE", "created"),
+        ],
     );
 
     let newest = client.post(
@@ -333,44 +355,24 @@ fn work_pool(pool: &Value, out: &mut Summary) {
     );
     out.field("Created", when(pool.get("created")));
     out.field("Description", str_field(pool, "description"));
-    let queues: Vec<Vec<Cell>> = pool
-        .get("work_queues")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|q| {
-            vec![
-                Cell::from_json(q.get("name")),
-                Cell::from_json(q.get("priority")),
-                Cell::from_json(q.get("concurrency_limit")),
-                Cell::from_json(q.get("status")),
-            ]
-        })
-        .collect();
-    out.table(
+    out.objects(
         "Work Queues",
-        &["NAME", "PRIORITY", "CONCURRENCY", "STATUS"],
-        &queues,
-        "(none)",
+        pool.get("work_queues"),
+        &[
+            Column::Field("NAME", "name"),
+            Column::Field("PRIORITY", "priority"),
+            Column::Field("CONCURRENCY", "concurrency_limit"),
+            Column::Field("STATUS", "status"),
+        ],
     );
-    let workers: Vec<Vec<Cell>> = pool
-        .get("workers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|w| {
-            vec![
-                Cell::from_json(w.get("name")),
-                Cell::from_json(w.get("status")),
-                Cell::age(w.get("last_heartbeat_time")),
-            ]
-        })
-        .collect();
-    out.table(
+    out.objects(
         "Workers",
-        &["NAME", "STATUS", "LAST HEARTBEAT"],
-        &workers,
-        "(none)",
+        pool.get("workers"),
+        &[
+            Column::Field("NAME", "name"),
+            Column::Field("STATUS", "status"),
+            Column::Age("LAST HEARTBEAT", "last_heartbeat_time"),
+        ],
     );
 }
 
@@ -379,24 +381,14 @@ fn flow(flow: &Value, out: &mut Summary) {
     out.field("ID", str_field(flow, "id"));
     out.field("Created", when(flow.get("created")));
     out.tags_and_labels(flow);
-    let deployments: Vec<Vec<Cell>> = flow
-        .get("deployments")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|d| {
-            vec![
-                Cell::from_json(d.get("name")),
-                Cell::from_json(d.get("work_pool_name")),
-                Cell::from_json(d.get("status")),
-                Cell::from_json(d.get("id")),
-            ]
-        })
-        .collect();
-    out.table(
+    out.objects(
         "Deployments",
-        &["NAME", "WORK POOL", "STATUS", "ID"],
-        &deployments,
-        "(none)",
+        flow.get("deployments"),
+        &[
+            Column::Field("NAME", "name"),
+            Column::Field("WORK POOL", "work_pool_name"),
+            Column::Field("STATUS", "status"),
+            Column::Field("ID", "id"),
+        ],
     );
 }
