@@ -17,7 +17,7 @@
 //! - [`params`]: `KEY=JSON` flags and parameter checks against a flow's schema
 //! - [`runs`]: creating flow runs (idempotently) and watching their states and logs
 //! - [`logs`], [`logstream`], [`follow`]: reading, streaming, following and writing run logs;
-//!   [`follow`] is also the one watcher of runs' states (pf-wait)
+//!   [`follow`] is also the one watcher of runs' states and task runs (pf-wait, pf-run --watch)
 //! - [`events`]: following events (`/events/out`, or polling `/events/filter`)
 //! - [`liveregion`]: lines redrawn in place at the bottom of a terminal
 //! - [`runtree`]: a flow run's task runs and subflow runs as a tree
