@@ -15,7 +15,7 @@
 //! - [`kinds`]: the registry of kinds: per kind its REF forms, collection, columns and verbs
 //! - [`model`]: what the tools know about Prefect objects (states, columns)
 //! - [`params`]: `KEY=JSON` flags and parameter checks against a flow's schema
-//! - [`runs`]: creating flow runs (idempotently) and watching their states and logs
+//! - [`runs`]: creating flow runs (idempotently), what a watched run waits for and how it ended
 //! - [`logs`], [`logstream`], [`follow`]: reading, streaming, following and writing run logs;
 //!   [`follow`] is also the one watcher of runs' states and task runs (pf-wait, pf-run --watch)
 //! - [`events`]: following events (`/events/out`, or polling `/events/filter`)
