@@ -15,7 +15,7 @@
 //! - [`objects`]: [`filters`] and [`paging`] (`*/filter` bodies and pages), [`listing`],
 //!   [`model`] (states, accessors), [`states`] (`set_state`, histories), [`resume`] (paused
 //!   runs), [`writes`] (a write verb over a batch of REFs)
-//! - [`watch`]: [`runs`] (creating runs idempotently), [`follow`] (the one watcher of runs),
+//! - [`watch`]: [`runs`] (creating runs idempotently), [`follow`] (the one watcher of runs: pf-run --watch, pf-logs --follow, pf-wait),
 //!   [`logs`], [`logstream`] (websockets), [`logship`] (the bounded log shipper), [`events`],
 //!   [`watchlist`] (`pf-get KIND --watch`), [`text_search`] (`--grep` where the server can't)
 //! - [`kinds`]: the registry of kinds: per kind its REF forms, collection, columns and verbs

@@ -1,22 +1,29 @@
 //! `pf-get events --follow` against a real server: a run's state changes arrive in order, each
-//! once, also across a server restart.
+//! once, also across a server restart; and where the `/events/out` websocket is refused (a proxy
+//! in front of the real server), polling `/events/filter` and its `next_page` tokens brings
+//! every new event, in order, once.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Api, Server, Supervised, bin, temp_dir};
+use crate::fixture::{Fixture, Reply, forward};
+use crate::harness::{Api, Server, Supervised, bin, temp_dir, unique};
 use crate::logs::finish;
 
 /// `pf-get events --follow ARGS` in a pipe against `server`, supervised, with stdout, stderr
 /// and the exit code in files under `dir`.
 pub(crate) fn follow_events(server: &Server, dir: &Path, args: &str) -> Supervised {
+    follow_events_at(&server.url, dir, args)
+}
+
+/// `pf-get events --follow ARGS` against the API at `url` (see [`follow_events`]).
+fn follow_events_at(url: &str, dir: &Path, args: &str) -> Supervised {
     let script = format!(
         "env -i PATH=\"$PATH\" HOME={dir} PREFECT_HOME={dir} PREFECT_API_URL={url} \
          {pf_get} events --follow {args} >{dir}/out 2>{dir}/err; echo $? >{dir}/code",
         dir = dir.display(),
-        url = server.url,
         pf_get = bin("pf-get").display(),
     );
     Supervised::start(
@@ -118,5 +125,73 @@ fn follow_prints_a_runs_state_changes_in_order_across_a_server_restart() {
             .lines()
             .any(|l| l.starts_with("pf-get: warning: lost connection to the server (")),
         "{stderr}"
+    );
+}
+
+#[test]
+fn follow_polls_every_new_event_in_order_where_the_websocket_is_refused() {
+    let upstream = Server::shared().url.trim_end_matches("/api").to_string();
+    // The real server behind a proxy that answers the websocket upgrade with 403.
+    let proxy = Fixture::start(move |request, _| {
+        if request.path.starts_with("/api/events/out") {
+            Reply::json(403, json!({ "detail": "no websockets through this proxy" }))
+        } else {
+            forward(request, &upstream)
+        }
+    });
+    let requested = |prefix: &str| proxy.requests().iter().any(|r| r.path.starts_with(prefix));
+    let prefix = format!("pf.test.{}", unique("poll"));
+    let dir = temp_dir("events-poll");
+    let follower = follow_events_at(
+        &proxy.url,
+        &dir,
+        &format!("--event '{prefix}.*' --timeout 45s"),
+    );
+    // The follower has polled once: what is emitted from here on is new to it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !requested("/api/events/filter") {
+        assert!(Instant::now() < deadline, "pf-get never polled");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // 120 events in three posts: more than a page (50) is new between two polls.
+    let api = Server::shared().api();
+    let base = jiff::Timestamp::now();
+    let mut emitted = Vec::new();
+    for batch in 0..3 {
+        let events: Vec<Value> = (batch * 40..batch * 40 + 40)
+            .map(|i| {
+                json!({
+                    "id": uuid::Uuid::new_v4().to_string(),
+                    "occurred": (base + jiff::SignedDuration::from_millis(i)).to_string(),
+                    "event": format!("{prefix}.happened"),
+                    "resource": { "prefect.resource.id": format!("{prefix}.r{i}") },
+                })
+            })
+            .collect();
+        let (status, _) = api.request("POST", "events", Some(Value::Array(events.clone())));
+        assert_eq!(status, 204);
+        emitted.extend(events);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    wait_for_lines(&dir, emitted.len(), "polled events");
+
+    let (code, stdout, stderr) = finish(follower, &dir, Duration::from_secs(120));
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    let ids = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(&printed_lines(&dir)),
+        ids(&emitted),
+        "every event once, in order\n{stdout}\n{stderr}"
+    );
+    assert!(requested("/api/events/out"), "the websocket was not tried");
+    assert!(
+        requested("/api/events/filter/next"),
+        "no next_page was followed"
     );
 }

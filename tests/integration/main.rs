@@ -27,6 +27,7 @@ mod man;
 mod objects;
 mod parity;
 mod pipeline;
+mod progress;
 mod run;
 mod run_checks;
 mod shell;

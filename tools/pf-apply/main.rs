@@ -12,6 +12,7 @@ use pf_common::apply::upsert::{Applier, Outcome};
 use pf_common::apply::{diff, rows};
 use pf_common::cli::{Batch, ConnectionArgs, OutputArgs};
 use pf_common::output::{Format, stdin_is_terminal, stdout_is_terminal};
+use pf_common::progress::Progress;
 
 /// Create or update objects of any kind, declaratively (like kubectl apply).
 ///
@@ -78,20 +79,27 @@ fn main() -> ExitCode {
         // A table is aligned over all rows; NDJSON streams a row per object as it is applied.
         let table = printer.format() == Format::Table;
         let mut table_rows = Vec::new();
+        let progress = if items.len() > 1 {
+            Progress::new(Some(items.len() as u64), "objects applied")
+        } else {
+            Progress::none()
+        };
         for item in &items {
             let result = applier.apply(item);
             if show_diff && let Ok(applied) = &result {
-                print_diff(item, &applied.outcome, &applied.changes);
+                progress.suspend(|| print_diff(item, &applied.outcome, &applied.changes));
             }
+            progress.inc(1);
             let row = rows::row(item, &result);
             if table {
                 table_rows.push(row);
             } else {
-                printer.object(&row, rows::cells)?;
+                progress.suspend(|| printer.object(&row, rows::cells))?;
             }
             let refused = result.map_err(|e| with_object(item, e));
             batch.record("pf-apply", refused);
         }
+        progress.finish();
         printer.page(&table_rows, rows::cells)?;
         printer.finish()?;
         if cli.connection.verbose {

@@ -215,6 +215,7 @@ fn follow_runs(
     let tree = refs.len() == 1 && refs[0] != "-" && out.is_terminal_text();
     let options = FollowOptions {
         logs: true,
+        tree,
         timeout,
         stream: query.text.is_none() && pf_common::logstream::supported(client.settings()),
         query,
@@ -232,14 +233,15 @@ fn follow_runs(
                 Ok(())
             }
             FollowEvent::Record(run, record) => out.records(&run.name, vec![record]),
+            FollowEvent::State(..) => Ok(()),
             FollowEvent::Checked(runs) => match runs.first() {
-                Some(run) if tree => out.set_live(live_tree(client, run, out.color())?),
+                Some(run) if tree => out.set_live(live_tree(run, out.color())),
                 _ => Ok(()),
             },
             FollowEvent::Ended(run) => {
                 if tree {
                     // The final states.
-                    out.set_live(live_tree(client, run, out.color())?)?;
+                    out.set_live(live_tree(run, out.color()))?;
                 }
                 if !matches!(run.state_type.as_str(), "COMPLETED" | "DELETED") {
                     pf_common::cli::warn(
@@ -261,7 +263,7 @@ fn follow_runs(
 }
 
 /// The run's state and its task runs and subflows, for the live region under the lines.
-fn live_tree(client: &Client, run: &FollowedRun, color: bool) -> Result<Vec<String>> {
+fn live_tree(run: &FollowedRun, color: bool) -> Vec<String> {
     let state = (run.state_type.as_str(), run.state_name.as_str());
-    pf_common::runtree::view(client, &run.id, &run.name, state, color)
+    pf_common::runtree::view(&run.name, state, &run.tree, color)
 }

@@ -1,27 +1,26 @@
-//! Waiting for a run: the loop that polls its states and logs (and the child process that
-//! executes it, if any), survives a lost server connection, honours --timeout and Ctrl-C, and
-//! shows what happens: a live line of states and the logs on a terminal, NDJSON events in a pipe.
+//! Waiting for a run through the one watcher of runs (`pf_common::follow`: its states, logs and
+//! task runs, and the child process that executes it, if any, through outages, --timeout and
+//! Ctrl-C), and showing what happens: a live line of states and the logs on a terminal, NDJSON
+//! events in a pipe.
 
-use pf_common::outage::Outage;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use pf_common::follow::{self, FollowEvent, FollowOptions, ProcessCheck};
 use pf_common::liveregion::LiveRegion;
 use pf_common::output::{Cell, Format, Printer, Style, stdout_is_terminal};
 use pf_common::refs::str_field;
-use pf_common::runs::{Created, RunWatcher};
+use pf_common::runs::Created;
 use pf_common::states::{self, RunKind, TargetState};
-use pf_common::{Client, Error, logs, model, runtree};
+use pf_common::{Client, Error, logs, logstream, model, runtree};
 use serde_json::{Map, Value, json};
 
 use crate::plan::Plan;
 use crate::python::Execution;
 
 const TOOL: &str = "pf-run";
-/// How often the API is polled.
-const POLL: Duration = Duration::from_secs(1);
 
 /// How a waited-for run ended.
 #[derive(Debug)]
@@ -30,6 +29,8 @@ pub enum Outcome {
     Ended(Value),
     /// pf-run was interrupted (SIGINT/SIGTERM) first.
     Interrupted,
+    /// The run was deleted while it was watched (reported on stderr).
+    Deleted,
 }
 
 impl Outcome {
@@ -37,6 +38,7 @@ impl Outcome {
     pub fn exit_code(&self, run: &Value) -> i32 {
         match self {
             Outcome::Interrupted => 130,
+            Outcome::Deleted => pf_common::error::EXIT_NOT_FOUND,
             Outcome::Ended(state) if str_field(state, "type") == "COMPLETED" => 0,
             Outcome::Ended(state) => {
                 let message = state
@@ -88,7 +90,8 @@ pub fn sleep_until(until: Instant) -> bool {
     !interrupted()
 }
 
-/// Wait for a run to end, polling the API (and `execution`, the child running it, if any).
+/// Wait for a run to end (and for `execution`, the child running it, if any) through the one
+/// watcher of runs, showing its states, logs and task runs as they come.
 pub fn supervise(
     client: &Client,
     plan: &Plan,
@@ -97,91 +100,72 @@ pub fn supervise(
     display: &mut Display,
 ) -> Result<Outcome, Error> {
     let run_id = str_field(run, "id").to_string();
-    let mut watcher = RunWatcher::new(&run_id, plan.shows_events() && plan.logs);
-    watcher.stream_logs(client.settings());
-    let deadline = plan.timeout.map(|t| Instant::now() + t);
-    let mut ended_how: Option<String> = None;
-    let mut connection = Connection::default();
-    let mut next_poll = Instant::now();
-    loop {
-        if interrupted() {
-            display.finish()?;
-            let stopped_here = execution.is_some() && ended_how.is_none();
-            stop(client, &run_id, execution, "pf-run was interrupted")?;
-            let _ = writeln!(
-                std::io::stderr(),
-                "{TOOL}: interrupted; {}",
-                after_stop(client, run, stopped_here)
-            );
-            return Ok(Outcome::Interrupted);
+    let events = plan.shows_events();
+    let options = FollowOptions {
+        logs: events && plan.logs,
+        states: events,
+        tree: display.shows_tree(),
+        timeout: plan.timeout,
+        stream: events && plan.logs && logstream::supported(client.settings()),
+        tool: TOOL,
+        verb: "watched",
+        interrupted: Some(interrupted),
+        ..FollowOptions::default()
+    };
+    let mut finished;
+    let process: Option<ProcessCheck> = match execution.as_deref_mut() {
+        Some(exec) => {
+            finished = move || exec.finished();
+            Some(&mut finished)
         }
-        let mut just_ended = false;
-        if ended_how.is_none()
-            && let Some(exec) = execution.as_deref_mut()
-            && let Some(how) = exec.finished()?
-        {
-            ended_how = Some(how);
-            just_ended = true;
-        }
-        if just_ended || Instant::now() >= next_poll {
-            next_poll = Instant::now() + POLL;
-            match poll(
-                client,
-                &mut watcher,
-                plan.shows_events().then_some(&mut *display),
-            ) {
-                Ok(()) => connection.up(),
-                Err(e) => connection.down(e)?,
-            }
-            if let Some(how) = &ended_how
-                && connection.is_up()
-            {
-                // The process that ran it is gone: its logs are flushed, and a run it left
-                // unfinished is marked FAILED rather than left Running.
-                if watcher.final_state().is_none() {
-                    let message = format!("{how} before reporting a final state");
-                    force_state(client, &run_id, "FAILED", &message)?;
-                    next_poll = Instant::now();
-                } else {
-                    watcher.logs_complete();
-                }
-            }
-        }
-        let streamed = watcher.streamed_logs();
-        if plan.shows_events() && !streamed.is_empty() {
-            display.logs(&streamed)?;
-        }
-        if watcher.is_done() {
-            display.finish()?;
-            return Ok(Outcome::Ended(
-                watcher.final_state().cloned().unwrap_or(Value::Null),
-            ));
-        }
-        if let Some(deadline) = deadline
-            && Instant::now() >= deadline
-        {
-            display.finish()?;
-            let waited = pf_common::time::hms(plan.timeout.unwrap_or_default().as_secs_f64());
-            if execution.is_some() && ended_how.is_none() {
-                stop(client, &run_id, execution, "pf-run --timeout ran out")?;
-                return Err(Error::Timeout(format!(
-                    "flow run '{}' did not finish within {waited}; it was cancelled",
-                    str_field(run, "name")
-                )));
-            }
-            let state = watcher
-                .latest_state()
-                .map(|s| str_field(s, "name").to_string())
-                .unwrap_or_default();
+        None => None,
+    };
+    let outcome = follow::watch_run(client, &options, run, process, |event| match event {
+        FollowEvent::State(_, state) => display.states(&run_id, &[state]),
+        FollowEvent::Record(_, record) => display.logs(&[record]),
+        FollowEvent::Checked(runs) => runs.first().map_or(Ok(()), |r| display.set_tree(&r.tree)),
+        FollowEvent::Ended(run) => display.set_tree(&run.tree),
+        FollowEvent::Started(_) => Ok(()),
+    })?;
+    display.finish()?;
+    let process_ended = outcome.process_ended.is_some();
+    if outcome.interrupted {
+        let stopped_here = execution.is_some() && !process_ended;
+        stop(client, &run_id, execution, "pf-run was interrupted")?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{TOOL}: interrupted; {}",
+            after_stop(client, run, stopped_here)
+        );
+        return Ok(Outcome::Interrupted);
+    }
+    if outcome.timed_out {
+        let waited = pf_common::time::hms(plan.timeout.unwrap_or_default().as_secs_f64());
+        if execution.is_some() && !process_ended {
+            stop(client, &run_id, execution, "pf-run --timeout ran out")?;
             return Err(Error::Timeout(format!(
-                "timed out after {waited} waiting for flow run '{}' (still {state})",
+                "flow run '{}' did not finish within {waited}; it was cancelled",
                 str_field(run, "name")
             )));
         }
-        if !sleep_until(Instant::now() + Duration::from_millis(100)) {
-            continue;
-        }
+        let state = outcome
+            .runs
+            .first()
+            .map(|(r, _)| str_field(r, "state_name").to_string())
+            .unwrap_or_default();
+        return Err(Error::Timeout(format!(
+            "timed out after {waited} waiting for flow run '{}' (still {state})",
+            str_field(run, "name")
+        )));
     }
+    if outcome.vanished > 0 {
+        return Ok(Outcome::Deleted);
+    }
+    let last = outcome.runs.into_iter().next().map(|(r, _)| r);
+    Ok(Outcome::Ended(
+        last.and_then(|mut r| r.get_mut("state").map(Value::take))
+            .unwrap_or(Value::Null),
+    ))
 }
 
 fn after_stop(client: &Client, run: &Value, stopped_here: bool) -> String {
@@ -234,57 +218,6 @@ pub fn force_state(
         true,
     )
     .map(|_| ())
-}
-
-fn poll(
-    client: &Client,
-    watcher: &mut RunWatcher,
-    display: Option<&mut Display>,
-) -> Result<(), Error> {
-    let states = watcher.poll_states(client)?;
-    let logs = watcher.poll_logs(client)?;
-    match display {
-        Some(display) => {
-            let mut tree_changed = false;
-            if display.shows_tree() {
-                let tree = runtree::fetch(client, watcher.run_id())?;
-                tree_changed = runtree::rows(&tree) != runtree::rows(&display.tree);
-                display.tree = tree;
-            }
-            display.logs(&logs)?;
-            display.states(watcher.run_id(), &states)?;
-            if tree_changed && states.is_empty() && logs.is_empty() && display.live.is_drawn() {
-                display.draw_live()?;
-            }
-            Ok(())
-        }
-        None => Ok(()),
-    }
-}
-
-/// A lost server under the shared outage rules; pf-run sleeps out the backoff here.
-struct Connection(Outage);
-
-impl Default for Connection {
-    fn default() -> Self {
-        Connection(Outage::new(TOOL))
-    }
-}
-
-impl Connection {
-    fn up(&mut self) {
-        self.0.up();
-    }
-
-    fn is_up(&self) -> bool {
-        self.0.is_up()
-    }
-
-    fn down(&mut self, error: Error) -> Result<(), Error> {
-        let delay = self.0.down(error)?;
-        sleep_until(Instant::now() + delay);
-        Ok(())
-    }
 }
 
 /// What pf-run prints: the run, then (with --watch) its states and logs.
@@ -482,6 +415,18 @@ impl<'p> Display<'p> {
     /// Whether the live tree of task runs is drawn (a terminal, one run).
     fn shows_tree(&self) -> bool {
         self.mode == Mode::Live
+    }
+
+    /// The run's task runs and subflows as last fetched: redrawn when they changed.
+    fn set_tree(&mut self, tree: &[runtree::Node]) -> Result<(), Error> {
+        if !self.shows_tree() || runtree::rows(tree) == runtree::rows(&self.tree) {
+            return Ok(());
+        }
+        self.tree = tree.to_vec();
+        if self.live.is_drawn() {
+            self.draw_live()?;
+        }
+        Ok(())
     }
 
     /// Redraw the live region in place: the state line, then the tree.

@@ -1,4 +1,5 @@
-//! Progress of long work on stderr (`pf-get --all` over many pages, bulk `pf-state`): a bar
+//! Progress of long work on stderr (`pf-get --all` over many pages, bulk `pf-state` and
+//! `pf-rm`, `pf-apply` of many objects): a bar
 //! with a total where it is known, a counter otherwise. Only when stderr is a terminal, so
 //! pipes, files and cron mail never see it; it is erased when the work ends.
 
@@ -44,6 +45,8 @@ impl Progress {
             ),
         };
         bar.set_message(what.to_string());
+        // Drawn at once: a batch that ends within the first tick still showed its total.
+        bar.tick();
         bar.enable_steady_tick(Duration::from_millis(200));
         if let Ok(mut active) = ACTIVE.lock() {
             *active = Some(bar.clone());

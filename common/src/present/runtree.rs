@@ -114,16 +114,10 @@ pub fn lines(nodes: &[Node], color: bool) -> Vec<String> {
 }
 
 /// A live view of a run: a heading line (`NAME: State`), then its tree.
-pub fn view(
-    client: &Client,
-    run_id: &str,
-    name: &str,
-    state: (&str, &str),
-    color: bool,
-) -> Result<Vec<String>> {
+pub fn view(name: &str, state: (&str, &str), nodes: &[Node], color: bool) -> Vec<String> {
     let (state_type, state_name) = state;
     let style = crate::output::Style::for_state_type(state_type);
     let mut out = vec![format!("{name}: {}", style.paint(state_name, color))];
-    out.extend(lines(&fetch(client, run_id)?, color));
-    Ok(out)
+    out.extend(lines(nodes, color));
+    out
 }

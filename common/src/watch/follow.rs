@@ -1,27 +1,35 @@
-//! Watching flow runs until they end (or reach a state): the one loop under `pf-logs --follow`
-//! and `pf-wait`. It reads REFs as they arrive, checks every watched run's state in one
-//! batched request per tick, optionally follows their logs, and rides out server outages.
+//! The one watcher of flow runs: their states, their logs and their task runs, until they end
+//! (or reach a state). `pf-logs --follow`, `pf-wait` ([`follow`]: REFs as they arrive) and
+//! `pf-run --watch` ([`watch_run`]: the run it made, and the process executing it) all run this
+//! loop; each only prints the [`FollowEvent`]s differently.
 //!
+//! Every watched run's state is checked in one batched request per tick (with [`FollowOptions::states`]
+//! also its full state history, so a Pending of 200 ms between two ticks is still handed out).
 //! Polling `/logs/filter` with a timestamp cursor (de-duplicated by log id, see
 //! [`crate::logs::LogPoller`]) works on any server and is the source of truth; where the server
 //! streams `/logs/out` ([`crate::logstream`]), records arrive through it first, with lower
-//! latency, and polling slows down to a safety net. REFs may arrive while following (read from a
-//! pipe whose writer has not produced them yet). A lost connection is reported on stderr and
-//! retried with backoff; the pollers then look back far enough that no line is lost, and none is
-//! printed twice.
+//! latency, and polling slows down to a safety net. A lost connection follows the one set of
+//! outage rules ([`crate::outage`]): reported on stderr, retried with backoff, and resumed from
+//! the cursors, which then look back far enough that no line is lost; none is printed twice.
 
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::collections::HashSet;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cli::{Batch, warn};
+use crate::cli::warn;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::logs::{LogPoller, LogQuery};
 use crate::logstream::{LiveLogs, StreamEvent};
 use crate::outage::Outage;
 use crate::refs::{self, str_field};
+use crate::runs::is_final_log;
+use crate::runtree::{self, Node};
+use crate::states::{self, RunKind, TargetState};
+
+pub use crate::runs::{FollowOutcome, Target, timeout_error};
 
 /// Poll interval while the websocket does not deliver records.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -29,77 +37,28 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const STREAM_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// How often run states are checked.
 pub const STATE_INTERVAL: Duration = Duration::from_secs(1);
-/// How long after a run ends its late lines are still waited for (they lag the final state by
-/// up to ~3 s: clients send logs in batches every 2 s).
+/// How long after a run ends its late lines are still waited for, unless the engine's last
+/// line (`Finished in state …`) arrives first (they lag the final state by up to ~3 s: clients
+/// send logs in batches every 2 s).
 pub const LATE_WINDOW: Duration = Duration::from_secs(5);
 /// After an outage, how long a run's late lines are waited for once it has ended (unless the
-/// engine's last line, `Finished in state …`, arrives): clients send what they buffered while
-/// the server was away in batches, and a loaded server takes its time to store them.
+/// engine's last line arrives): clients send what they buffered while the server was away in
+/// batches, and a loaded server takes its time to store them.
 pub const LATE_WINDOW_AFTER_OUTAGE: Duration = Duration::from_secs(30);
 /// After a reconnection, how long the pollers keep looking back to the point of the outage.
 pub const OUTAGE_HOLD: Duration = Duration::from_secs(60);
-
-/// What a watched run waits for (`pf-wait --for`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Target {
-    /// Any terminal state; only COMPLETED counts as success (the default).
-    #[default]
-    Terminal,
-    /// COMPLETED; a run that ends otherwise never will.
-    Completed,
-    /// RUNNING (a run that has started counts, even when it ended since).
-    Running,
-    /// A state type or name (`late`, `paused`, `FAILED`), compared case-insensitively.
-    State(String),
-}
-
-impl Target {
-    /// Parse `terminal`, `completed`, `running`, or any state type or name.
-    pub fn parse(text: &str) -> Result<Target> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(Error::usage(
-                "--for needs a state: terminal, completed, running, or a state name",
-            ));
-        }
-        Ok(match text.to_ascii_lowercase().as_str() {
-            "terminal" | "finished" | "done" => Target::Terminal,
-            "completed" => Target::Completed,
-            "running" => Target::Running,
-            _ => Target::State(text.to_string()),
-        })
-    }
-
-    /// Whether `run` (a flow run object) reached the target: Some(true) yes, Some(false) never
-    /// will (it ended otherwise), None not yet.
-    pub fn judge(&self, run: &Value) -> Option<bool> {
-        let state_type = str_field(run, "state_type");
-        let state_name = str_field(run, "state_name");
-        let terminal = crate::model::is_terminal(run);
-        match self {
-            Target::Terminal | Target::Completed => terminal.then_some(state_type == "COMPLETED"),
-            Target::Running if state_type == "RUNNING" => Some(true),
-            Target::Running => {
-                terminal.then(|| run.get("start_time").is_some_and(|t| !t.is_null()))
-            }
-            Target::State(wanted) => {
-                if wanted.eq_ignore_ascii_case(state_type)
-                    || wanted.eq_ignore_ascii_case(state_name)
-                {
-                    Some(true)
-                } else {
-                    terminal.then_some(false)
-                }
-            }
-        }
-    }
-}
+/// How often an interrupt and the executing process are checked.
+const SUPERVISE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What to follow and how.
 #[derive(Debug, Clone, Default)]
 pub struct FollowOptions {
     /// Follow the runs' logs (pf-logs); without, only states are watched (pf-wait).
     pub logs: bool,
+    /// Hand out every state change ([`FollowEvent::State`]) from the runs' state histories.
+    pub states: bool,
+    /// Keep each run's task runs and subflow runs ([`FollowedRun::tree`]) up to date.
+    pub tree: bool,
     /// What each run waits for.
     pub target: Target,
     /// Stop when the first run reaches the target (`pf-wait --any`).
@@ -114,7 +73,16 @@ pub struct FollowOptions {
     pub stream: bool,
     /// The tool name for stderr lines (`pf-logs`).
     pub tool: &'static str,
+    /// How a deleted run is said to have been watched: `… was deleted while it was {verb}`
+    /// (`followed` when empty).
+    pub verb: &'static str,
+    /// Checked every 100 ms: true stops the watch (the outcome then says `interrupted`).
+    pub interrupted: Option<fn() -> bool>,
 }
+
+/// Asked every 100 ms whether the process executing a watched run is over: `Some(how it
+/// ended)` once it is.
+pub type ProcessCheck<'a> = &'a mut dyn FnMut() -> Result<Option<String>>;
 
 /// A flow run being followed.
 #[derive(Debug)]
@@ -131,21 +99,29 @@ pub struct FollowedRun {
     pub object: Value,
     /// Whether it reached the target (None: not yet).
     pub reached: Option<bool>,
+    /// Its task runs and subflow runs (with [`FollowOptions::tree`]).
+    pub tree: Vec<Node>,
     poller: LogPoller,
+    /// Ids of the states handed out (with [`FollowOptions::states`]).
+    seen_states: HashSet<String>,
     ended_at: Option<Instant>,
     /// How long after `ended_at` late lines are waited for.
     late_window: Duration,
-    /// The engine's last line (`Finished in state …`) has been printed.
+    /// The engine's last line (`Finished in state …`) has been handed out.
     final_line: bool,
+    /// The process that executed the run has exited: its lines are flushed.
+    process_ended: bool,
+    /// The run was marked FAILED because its process ended without a final state.
+    forced: bool,
     done: bool,
 }
 
 impl FollowedRun {
-    /// Whether the run ended and its late lines are in (or waited for long enough).
+    /// Whether the run ended and its late lines are in (or waited for long enough): after the
+    /// engine's last line or its process's exit one more poll is enough.
     fn late_lines_in(&self) -> bool {
         self.ended_at.is_some_and(|t| {
-            let waited = t.elapsed();
-            waited >= self.late_window || (self.final_line && waited >= LATE_WINDOW)
+            self.final_line || self.process_ended || t.elapsed() >= self.late_window
         })
     }
 }
@@ -155,6 +131,8 @@ impl FollowedRun {
 pub enum FollowEvent<'a> {
     /// A new run is followed (its records follow).
     Started(&'a FollowedRun),
+    /// A new state of a run (with [`FollowOptions::states`]), oldest first.
+    State(&'a FollowedRun, Value),
     /// A new log record of a run.
     Record(&'a FollowedRun, Value),
     /// A run ended and its late lines are in.
@@ -169,134 +147,36 @@ enum Event {
     Stream(StreamEvent),
 }
 
-/// The outcome of following: the final states, and how the REFs fared.
-#[derive(Debug, Default)]
-pub struct FollowOutcome {
-    /// Per REF outcome (unknown REFs are failures).
-    pub batch: Batch,
-    /// Final state type of each run followed.
-    pub final_states: Vec<String>,
-    /// Every watched run's latest object and whether it reached the target, in REF order.
-    pub runs: Vec<(Value, Option<bool>)>,
-    /// `timeout` ran out first.
-    pub timed_out: bool,
-    /// Stopped at the first run that reached the target (`any`).
-    pub any_reached: bool,
-    /// Runs deleted while they were followed.
-    pub vanished: usize,
-}
-
-impl FollowOutcome {
-    /// 0 when every run reached the target (with `any`: one did) and every REF resolved; 1
-    /// when a run ended otherwise; the batch's code when REFs failed.
-    pub fn exit_code(&self) -> i32 {
-        let batch = self.batch.exit_code();
-        if batch != 0 {
-            return batch;
-        }
-        if self.vanished > 0 {
-            // A run that vanished is "not found" (4); with others that ended, a partial batch.
-            return if self.final_states.is_empty() {
-                crate::error::EXIT_NOT_FOUND
-            } else {
-                crate::error::EXIT_FAILED
-            };
-        }
-        if self.any_reached || self.runs.iter().all(|(_, reached)| *reached == Some(true)) {
-            0
-        } else {
-            crate::error::EXIT_FAILED
-        }
-    }
-
-    /// The runs that have not reached the target yet (for a timeout message).
-    pub fn waiting(&self) -> impl Iterator<Item = &Value> {
-        self.runs
-            .iter()
-            .filter(|(_, r)| r.is_none())
-            .map(|(run, _)| run)
-    }
-}
-
 /// Follow the flow runs named by `refs` (REFs are read on a thread, so a REF from a slow
 /// pipe is followed as soon as it arrives), handing each event to `emit`, until no more REFs
-/// can come and every run has ended (plus [`LATE_WINDOW`]).
+/// can come and every run has ended (plus its late lines).
 pub fn follow(
     client: &Client,
     options: &FollowOptions,
     refs: impl FnOnce() -> Result<Box<dyn Iterator<Item = Result<String>>>> + Send + 'static,
-    mut emit: impl FnMut(FollowEvent<'_>) -> Result<()>,
+    emit: impl FnMut(FollowEvent<'_>) -> Result<()>,
 ) -> Result<FollowOutcome> {
     let (tx, rx) = mpsc::channel::<Event>();
     spawn_ref_reader(tx.clone(), refs);
-    let live = (options.stream && options.logs).then(|| {
-        let tx = tx.clone();
-        LiveLogs::start(client.settings().clone(), move |event| {
-            tx.send(Event::Stream(event)).is_ok()
-        })
-    });
-    drop(tx);
+    Follower::new(client, options, tx).run(rx, None, emit)
+}
 
-    let mut state = Follower {
-        client,
-        options,
-        runs: Vec::new(),
-        outcome: FollowOutcome::default(),
-        refs_done: false,
-        streaming: false,
-        next_poll: Instant::now(),
-        next_state: Instant::now(),
-        outage: Outage::new(options.tool),
-    };
-    let deadline = options.timeout.map(|t| Instant::now() + t);
-    loop {
-        if state.refs_done && state.runs.iter().all(|r| r.done) {
-            break;
-        }
-        if options.any && state.runs.iter().any(|r| r.done && r.reached == Some(true)) {
-            state.outcome.any_reached = true;
-            break;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            state.outcome.timed_out = true;
-            break;
-        }
-        let mut wake = state.next_poll.min(state.next_state);
-        if let Some(deadline) = deadline {
-            wake = wake.min(deadline);
-        }
-        let timeout = wake.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(timeout) {
-            Ok(Event::Ref(Ok(reference))) => {
-                let resolved = refs::resolve(client, &refs::FLOW_RUN, &reference);
-                if let Some(run) = state.outcome.batch.record(options.tool, resolved)
-                    && state.add_run(&run, &mut emit)?
-                    && let Some(live) = &live
-                {
-                    live.set_filter(state.stream_filter());
-                }
-            }
-            Ok(Event::Ref(Err(e))) => {
-                state.outcome.batch.record::<()>(options.tool, Err(e));
-            }
-            Ok(Event::RefsDone) => state.refs_done = true,
-            Ok(Event::Stream(event)) => state.on_stream(event, &mut emit)?,
-            Err(RecvTimeoutError::Timeout) => state.tick(&mut emit)?,
-            Err(RecvTimeoutError::Disconnected) => {
-                // No REF reader and no stream left: only ticks remain.
-                state.refs_done = true;
-                std::thread::sleep(timeout);
-                state.tick(&mut emit)?;
-            }
-        }
-    }
-    let mut outcome = state.outcome;
-    outcome.runs = state
-        .runs
-        .into_iter()
-        .map(|r| (r.object, r.reached))
-        .collect();
-    Ok(outcome)
+/// Watch one flow run (already resolved: the run object) until it ends and its late lines are
+/// in. `process`, when pf runs the flow itself, is asked every 100 ms whether it is over: then
+/// its lines are flushed (one last poll is enough), and a run it left without a final state is
+/// marked FAILED.
+pub fn watch_run(
+    client: &Client,
+    options: &FollowOptions,
+    run: &Value,
+    process: Option<ProcessCheck<'_>>,
+    mut emit: impl FnMut(FollowEvent<'_>) -> Result<()>,
+) -> Result<FollowOutcome> {
+    let (tx, rx) = mpsc::channel::<Event>();
+    let mut follower = Follower::new(client, options, tx);
+    follower.refs_done = true;
+    follower.add_run(run, &mut emit)?;
+    follower.run(rx, process, emit)
 }
 
 fn spawn_ref_reader(
@@ -326,6 +206,8 @@ struct Follower<'c, 'o> {
     runs: Vec<FollowedRun>,
     outcome: FollowOutcome,
     refs_done: bool,
+    /// The `/logs/out` subscription (kept open while following).
+    live: Option<LiveLogs>,
     /// The websocket delivers records, so polling can slow down.
     streaming: bool,
     next_poll: Instant,
@@ -334,41 +216,128 @@ struct Follower<'c, 'o> {
     outage: Outage,
 }
 
-impl Follower<'_, '_> {
-    /// Start following a resolved run: print what exists. False when it was followed already.
+impl<'c, 'o> Follower<'c, 'o> {
+    /// A follower whose stream events go to `tx` (dropped here: the loop ends when every sender
+    /// is gone and no tick is due).
+    fn new(client: &'c Client, options: &'o FollowOptions, tx: Sender<Event>) -> Self {
+        let live = (options.stream && options.logs).then(|| {
+            let tx = tx.clone();
+            LiveLogs::start(client.settings().clone(), move |event| {
+                tx.send(Event::Stream(event)).is_ok()
+            })
+        });
+        Follower {
+            client,
+            options,
+            runs: Vec::new(),
+            outcome: FollowOutcome::default(),
+            refs_done: false,
+            live,
+            streaming: false,
+            next_poll: Instant::now(),
+            next_state: Instant::now(),
+            outage: Outage::new(options.tool),
+        }
+    }
+
+    /// The loop: until every run is done (and no REF can come), the first reaches the target
+    /// (`any`), the timeout runs out, or an interrupt.
+    fn run(
+        mut self,
+        rx: Receiver<Event>,
+        mut process: Option<ProcessCheck<'_>>,
+        mut emit: impl FnMut(FollowEvent<'_>) -> Result<()>,
+    ) -> Result<FollowOutcome> {
+        let options = self.options;
+        let deadline = options.timeout.map(|t| Instant::now() + t);
+        let supervised = process.is_some() || options.interrupted.is_some();
+        loop {
+            if options.interrupted.is_some_and(|stop| stop()) {
+                self.outcome.interrupted = true;
+                break;
+            }
+            if self.outcome.process_ended.is_none()
+                && let Some(check) = process.as_mut()
+                && let Some(how) = check()?
+            {
+                self.outcome.process_ended = Some(how);
+                for run in &mut self.runs {
+                    run.process_ended = true;
+                }
+                // Its lines are flushed and its final state is set, or never will be: look now.
+                self.next_state = Instant::now();
+                self.next_poll = Instant::now();
+            }
+            if self.refs_done && self.runs.iter().all(|r| r.done) {
+                break;
+            }
+            if options.any && self.runs.iter().any(|r| r.done && r.reached == Some(true)) {
+                self.outcome.any_reached = true;
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.outcome.timed_out = true;
+                break;
+            }
+            let due = self.next_poll.min(self.next_state);
+            let mut wake = due;
+            if let Some(deadline) = deadline {
+                wake = wake.min(deadline);
+            }
+            if supervised {
+                wake = wake.min(Instant::now() + SUPERVISE_INTERVAL);
+            }
+            let timeout = wake.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(timeout) {
+                Ok(Event::Ref(Ok(reference))) => {
+                    let resolved = refs::resolve(self.client, &refs::FLOW_RUN, &reference);
+                    if let Some(run) = self.outcome.batch.record(options.tool, resolved) {
+                        self.add_run(&run, &mut emit)?;
+                    }
+                }
+                Ok(Event::Ref(Err(e))) => {
+                    self.outcome.batch.record::<()>(options.tool, Err(e));
+                }
+                Ok(Event::RefsDone) => self.refs_done = true,
+                Ok(Event::Stream(event)) => self.on_stream(event, &mut emit)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    // No REF reader and no stream left: only ticks remain.
+                    self.refs_done = true;
+                    std::thread::sleep(timeout);
+                }
+            }
+            // Also between events, so a busy stream never starves the state checks.
+            // A run's last poll is at once, unless the server is away (then its backoff holds).
+            let final_due =
+                self.outage.is_up() && self.runs.iter().any(|r| !r.done && r.late_lines_in());
+            if Instant::now() >= self.next_poll.min(self.next_state) || final_due {
+                self.tick(&mut emit)?;
+            }
+        }
+        let mut outcome = self.outcome;
+        outcome.runs = self
+            .runs
+            .into_iter()
+            .map(|r| (r.object, r.reached))
+            .collect();
+        Ok(outcome)
+    }
+
+    /// Start following a resolved run: hand out what exists.
     fn add_run(
         &mut self,
         run: &Value,
         emit: &mut impl FnMut(FollowEvent<'_>) -> Result<()>,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let id = str_field(run, "id").to_string();
         if self.runs.iter().any(|r| r.id == id) {
-            return Ok(false);
+            return Ok(());
         }
         let mut query = self.options.query.clone();
         query.flow_run_ids = vec![id.clone()];
         if let Some(n) = self.options.tail.filter(|_| self.options.logs) {
-            // Start at the oldest of the last N records; the first poll then prints only N.
-            let mut newest = Vec::new();
-            crate::logs::read_logs(
-                self.client,
-                &query,
-                crate::logs::LogWindow {
-                    tail: Some(n),
-                    ..Default::default()
-                },
-                |page| {
-                    newest = page;
-                    Ok(())
-                },
-            )?;
-            let oldest = newest
-                .first()
-                .and_then(|r| r.get("timestamp"))
-                .and_then(Value::as_str);
-            if let Some(ts) = oldest.and_then(crate::time::parse_api_time) {
-                query.since = Some(query.since.map_or(ts, |s| s.max(ts)));
-            }
+            query.since = crate::logs::tail_start(self.client, &query, n)?.or(query.since);
         }
         let mut followed = FollowedRun {
             id,
@@ -385,27 +354,39 @@ impl Follower<'_, '_> {
                 .to_string(),
             object: run.clone(),
             reached: self.options.target.judge(run),
+            tree: Vec::new(),
             poller: LogPoller::new(query),
+            seen_states: HashSet::new(),
             ended_at: None,
             late_window: LATE_WINDOW,
             final_line: false,
+            process_ended: self.outcome.process_ended.is_some(),
+            forced: false,
             done: false,
         };
         emit(FollowEvent::Started(&followed))?;
+        if self.options.states {
+            new_states(self.client, &mut followed, emit)?;
+        }
         if !self.options.logs {
             if followed.reached.is_some() {
-                followed.done = true;
-                self.outcome.final_states.push(followed.state_type.clone());
-                emit(FollowEvent::Ended(&followed))?;
+                end(
+                    self.client,
+                    self.options,
+                    &mut self.outcome,
+                    &mut followed,
+                    emit,
+                )?;
             }
             self.runs.push(followed);
-            return Ok(true);
+            return Ok(());
         }
         let mut first = followed.poller.poll(self.client)?;
         if let Some(n) = self.options.tail {
             first.drain(..first.len().saturating_sub(n));
         }
         for record in first {
+            followed.final_line |= is_final_log(&record);
             emit(FollowEvent::Record(&followed, record))?;
         }
         if followed.reached.is_some() {
@@ -422,7 +403,10 @@ impl Follower<'_, '_> {
             self.next_poll = self.next_poll.min(now + LATE_WINDOW - ended_ago);
         }
         self.runs.push(followed);
-        Ok(true)
+        if let Some(live) = &self.live {
+            live.set_filter(self.stream_filter());
+        }
+        Ok(())
     }
 
     fn trace(&self, line: &str) {
@@ -462,13 +446,17 @@ impl Follower<'_, '_> {
                     && let Some(record) = run.poller.admit_streamed(record)
                 {
                     self.streaming = true;
+                    run.final_line |= is_final_log(&record);
                     emit(FollowEvent::Record(run, record))?;
                 }
             }
             StreamEvent::Connected => self.trace("pf: logs/out websocket subscribed"),
             StreamEvent::Unavailable(why) => {
                 // Said once: the stream thread ends after reporting this.
-                warn(self.options.tool, polling_notice(self.client, &why));
+                warn(
+                    self.options.tool,
+                    crate::logstream::polling_notice(self.client, &why),
+                );
                 self.streaming = false;
                 self.next_poll = self.next_poll.min(Instant::now() + POLL_INTERVAL);
             }
@@ -481,6 +469,8 @@ impl Follower<'_, '_> {
         Ok(())
     }
 
+    /// Check states and poll logs where due, under the outage rules: a lost server is
+    /// reported, waited out with backoff, and the cursors resume where they were.
     fn tick(&mut self, emit: &mut impl FnMut(FollowEvent<'_>) -> Result<()>) -> Result<()> {
         let now = Instant::now();
         match self.poll_and_check(now, emit) {
@@ -520,19 +510,19 @@ impl Follower<'_, '_> {
         emit: &mut impl FnMut(FollowEvent<'_>) -> Result<()>,
     ) -> Result<()> {
         if now >= self.next_state {
-            self.check_states()?;
+            // Before the check, which may ask for another at once (a run it just failed).
             self.next_state = now + STATE_INTERVAL;
+            self.check_states(emit)?;
             emit(FollowEvent::Checked(&self.runs))?;
         }
-        if !self.options.logs {
+        let (client, options) = (self.client, self.options);
+        if !options.logs {
             for run in self
                 .runs
                 .iter_mut()
                 .filter(|r| !r.done && r.ended_at.is_some())
             {
-                run.done = true;
-                self.outcome.final_states.push(run.state_type.clone());
-                emit(FollowEvent::Ended(run))?;
+                end(client, options, &mut self.outcome, run, emit)?;
             }
             self.next_poll = self.next_state;
             return Ok(());
@@ -541,20 +531,12 @@ impl Follower<'_, '_> {
         if now >= self.next_poll || final_due {
             for run in self.runs.iter_mut().filter(|r| !r.done) {
                 let last = run.late_lines_in();
-                for record in run.poller.poll(self.client)? {
-                    if record
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .is_some_and(|m| m.starts_with("Finished in state"))
-                    {
-                        run.final_line = true;
-                    }
+                for record in run.poller.poll(client)? {
+                    run.final_line |= is_final_log(&record);
                     emit(FollowEvent::Record(run, record))?;
                 }
                 if last {
-                    run.done = true;
-                    self.outcome.final_states.push(run.state_type.clone());
-                    emit(FollowEvent::Ended(run))?;
+                    end(client, options, &mut self.outcome, run, emit)?;
                 }
             }
             let interval = if self.streaming {
@@ -573,17 +555,15 @@ impl Follower<'_, '_> {
         Ok(())
     }
 
-    /// One batched request for the states of every run not yet ended.
-    fn check_states(&mut self) -> Result<()> {
+    /// One batched request for the states of every run not yet ended (then, as asked, their
+    /// state histories and trees); a run whose process ended without a final state is failed.
+    fn check_states(&mut self, emit: &mut impl FnMut(FollowEvent<'_>) -> Result<()>) -> Result<()> {
         let ids: Vec<String> = self
             .runs
             .iter()
             .filter(|r| r.ended_at.is_none() && r.reached.is_none())
             .map(|r| r.id.clone())
             .collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
         for chunk in ids.chunks(200) {
             let body = json!({ "flow_runs": { "id": { "any_": chunk } }, "limit": chunk.len() });
             let found = self.client.post("flow_runs/filter", body)?;
@@ -608,6 +588,29 @@ impl Follower<'_, '_> {
                 }
             }
         }
+        let client = self.client;
+        for run in self.runs.iter_mut().filter(|r| !r.done) {
+            if self.options.states && ids.contains(&run.id) {
+                new_states(client, run, emit)?;
+            }
+            if self.options.tree {
+                run.tree = runtree::fetch(client, &run.id)?;
+            }
+            if run.process_ended && run.ended_at.is_none() && !run.forced {
+                let how = self.outcome.process_ended.as_deref().unwrap_or("it ended");
+                let message = format!("{how} before reporting a final state");
+                states::set_state(
+                    client,
+                    RunKind::FlowRun,
+                    &run.id,
+                    &TargetState::of_type("FAILED"),
+                    Some(&message),
+                    true,
+                )?;
+                run.forced = true;
+                self.next_state = Instant::now();
+            }
+        }
         Ok(())
     }
 
@@ -623,50 +626,48 @@ impl Follower<'_, '_> {
         run.done = true;
         run.ended_at = Some(Instant::now());
         self.outcome.vanished += 1;
+        let verb = match self.options.verb {
+            "" => "followed",
+            verb => verb,
+        };
         crate::cli::report_item(
             self.options.tool,
             &Error::not_found(
-                format!("flow run '{}' was deleted while it was followed", run.name),
+                format!("flow run '{}' was deleted while it was {verb}", run.name),
                 None,
             ),
         );
     }
 }
 
-/// The error for a wait whose `--timeout` ran out: which runs are still going, in which state.
-pub fn timeout_error(outcome: &FollowOutcome, waited: Duration) -> Error {
-    let waiting: Vec<String> = outcome
-        .waiting()
-        .map(|run| {
-            format!(
-                "'{}' ({})",
-                str_field(run, "name"),
-                str_field(run, "state_name")
-            )
-        })
-        .collect();
-    let what = match waiting.len() {
-        1 => format!("flow run {}", waiting[0]),
-        n => format!("{n} flow runs: {}", waiting.join(", ")),
-    };
-    Error::Timeout(format!(
-        "timed out after {} waiting for {what}",
-        crate::time::hms(waited.as_secs_f64())
-    ))
+/// Hand out the states of the run's history not handed out yet, oldest first.
+fn new_states(
+    client: &Client,
+    run: &mut FollowedRun,
+    emit: &mut impl FnMut(FollowEvent<'_>) -> Result<()>,
+) -> Result<()> {
+    for state in states::history(client, RunKind::FlowRun, &run.id)? {
+        if run.seen_states.insert(str_field(&state, "id").to_string()) {
+            emit(FollowEvent::State(run, state))?;
+        }
+    }
+    Ok(())
+}
+
+/// The run is over and its late lines are in: its tree a last time, then [`FollowEvent::Ended`].
+fn end(
+    client: &Client,
+    options: &FollowOptions,
+    outcome: &mut FollowOutcome,
+    run: &mut FollowedRun,
+    emit: &mut impl FnMut(FollowEvent<'_>) -> Result<()>,
+) -> Result<()> {
+    if options.tree {
+        run.tree = runtree::fetch(client, &run.id)?;
+    }
+    run.done = true;
+    outcome.final_states.push(run.state_type.clone());
+    emit(FollowEvent::Ended(run))
 }
 
 pub use crate::outage::{GIVE_UP_AFTER, is_connection_loss};
-
-/// What following does without the `/logs/out` stream, and why: older servers have none.
-fn polling_notice(client: &Client, why: &str) -> String {
-    let server = crate::server::info(client);
-    if server.has(crate::server::LOG_STREAM) {
-        format!("the server does not stream logs ({why}); polling for them instead")
-    } else {
-        format!(
-            "{} has no log stream (/logs/out arrived in Prefect {}); polling for logs instead",
-            server.describe(),
-            crate::server::LOG_STREAM
-        )
-    }
-}

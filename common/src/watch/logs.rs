@@ -503,3 +503,27 @@ mod tests {
         assert_eq!(header.find("LEVEL"), line.find("INFO"));
     }
 }
+
+/// Where following with `--tail N` starts: the oldest of the last N records of `query`, no
+/// earlier than its `since` (None: there are none).
+pub fn tail_start(client: &Client, query: &LogQuery, n: usize) -> Result<Option<Timestamp>> {
+    let mut newest = Vec::new();
+    read_logs(
+        client,
+        query,
+        LogWindow {
+            tail: Some(n),
+            ..Default::default()
+        },
+        |page| {
+            newest = page;
+            Ok(())
+        },
+    )?;
+    let oldest = newest
+        .first()
+        .and_then(|r| r.get("timestamp"))
+        .and_then(Value::as_str)
+        .and_then(crate::time::parse_api_time);
+    Ok(oldest.map(|ts| query.since.map_or(ts, |s| s.max(ts))))
+}

@@ -21,6 +21,7 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
+use crate::client::Client;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 
@@ -433,4 +434,18 @@ fn run_stream(
 /// Backoff between reconnection attempts: 0.5 s doubling to 8 s, with jitter.
 fn reconnect_delay(failures: u32) -> Duration {
     crate::client::backoff_delay(failures, Duration::from_secs(8))
+}
+
+/// What following logs does without the `/logs/out` stream, and why: older servers have none.
+pub fn polling_notice(client: &Client, why: &str) -> String {
+    let server = crate::server::info(client);
+    if server.has(crate::server::LOG_STREAM) {
+        format!("the server does not stream logs ({why}); polling for them instead")
+    } else {
+        format!(
+            "{} has no log stream (/logs/out arrived in Prefect {}); polling for logs instead",
+            server.describe(),
+            crate::server::LOG_STREAM
+        )
+    }
 }

@@ -1,22 +1,17 @@
 //! Flow runs: finding the deployment a run starts from, creating runs idempotently (the server
 //! answers 201 for a new run and 200 for the existing run of an idempotency key), setting
-//! states, and watching a run's states and logs until it ends.
-
-use std::collections::HashSet;
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+//! states, and what a watched run waits for (the watching itself is [`crate::follow`]).
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use std::time::Duration;
+
+use crate::cli::Batch;
 use crate::client::{Client, Method, Request, check_status};
-use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::logs::{LogPoller, LogQuery};
-use crate::logstream::{LiveLogs, StreamEvent};
 use crate::model::TERMINAL_STATE_TYPES;
 use crate::refs::{self, DEPLOYMENT, str_field};
-use crate::states::{self, RunKind};
 use crate::time::to_api_time;
 
 /// A deployment and the name of its flow (for `FLOW/DEPLOYMENT`).
@@ -162,144 +157,133 @@ pub fn is_final_log(record: &Value) -> bool {
         && str_field(record, "message").starts_with("Finished in state")
 }
 
-/// Logs of a run keep arriving after its final state (clients send them in batches, up to
-/// ~3 s later); a watch waits at most this long for the engine's final log line.
-pub const LOG_GRACE: Duration = Duration::from_secs(5);
-
-/// Follows one flow run: each poll hands out the states and log records not handed out yet,
-/// oldest first. States come from the run's full state history, so a short-lived state
-/// (Pending for 200 ms) is never missed between two polls.
-#[derive(Debug)]
-pub struct RunWatcher {
-    run_id: String,
-    seen_states: HashSet<String>,
-    latest: Option<Value>,
-    logs: Option<LogPoller>,
-    final_log_seen: bool,
-    ended_at: Option<Instant>,
-    /// The `/logs/out` subscription, where the server streams (lower latency than polling).
-    live: Option<(LiveLogs, Receiver<StreamEvent>)>,
+/// What a watched run waits for (`pf-wait --for`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Target {
+    /// Any terminal state; only COMPLETED counts as success (the default).
+    #[default]
+    Terminal,
+    /// COMPLETED; a run that ends otherwise never will.
+    Completed,
+    /// RUNNING (a run that has started counts, even when it ended since).
+    Running,
+    /// A state type or name (`late`, `paused`, `FAILED`), compared case-insensitively.
+    State(String),
 }
 
-impl RunWatcher {
-    /// Watch `run_id`; `with_logs` also hands out its log records.
-    pub fn new(run_id: &str, with_logs: bool) -> Self {
-        let logs = with_logs.then(|| {
-            LogPoller::new(LogQuery {
-                flow_run_ids: vec![run_id.to_string()],
-                ..LogQuery::default()
-            })
-        });
-        RunWatcher {
-            run_id: run_id.to_string(),
-            seen_states: HashSet::new(),
-            latest: None,
-            logs,
-            final_log_seen: false,
-            ended_at: None,
-            live: None,
+impl Target {
+    /// Parse `terminal`, `completed`, `running`, or any state type or name.
+    pub fn parse(text: &str) -> Result<Target> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::usage(
+                "--for needs a state: terminal, completed, running, or a state name",
+            ));
         }
+        Ok(match text.to_ascii_lowercase().as_str() {
+            "terminal" | "finished" | "done" => Target::Terminal,
+            "completed" => Target::Completed,
+            "running" => Target::Running,
+            _ => Target::State(text.to_string()),
+        })
     }
 
-    /// Also take log records from the server's `/logs/out` websocket as they are written (the
-    /// same subscription `pf-logs --follow` uses); polling stays the source of truth.
-    pub fn stream_logs(&mut self, settings: &Settings) {
-        if self.logs.is_none() || self.live.is_some() || !crate::logstream::supported(settings) {
-            return;
-        }
-        let (tx, rx) = mpsc::channel();
-        let live = LiveLogs::start(settings.clone(), move |event| tx.send(event).is_ok());
-        live.set_filter(json!({ "flow_run_id": { "any_": [self.run_id] } }));
-        self.live = Some((live, rx));
-    }
-
-    /// Log records the websocket delivered since the last call and polling has not handed out.
-    pub fn streamed_logs(&mut self) -> Vec<Value> {
-        let (Some((_, rx)), Some(poller)) = (&self.live, self.logs.as_mut()) else {
-            return Vec::new();
-        };
-        let mut fresh = Vec::new();
-        while let Ok(event) = rx.try_recv() {
-            if let StreamEvent::Record(record) = event
-                && let Some(record) = poller.admit_streamed(record)
-            {
-                fresh.push(record);
+    /// Whether `run` (a flow run object) reached the target: Some(true) yes, Some(false) never
+    /// will (it ended otherwise), None not yet.
+    pub fn judge(&self, run: &Value) -> Option<bool> {
+        let state_type = str_field(run, "state_type");
+        let state_name = str_field(run, "state_name");
+        let terminal = crate::model::is_terminal(run);
+        match self {
+            Target::Terminal | Target::Completed => terminal.then_some(state_type == "COMPLETED"),
+            Target::Running if state_type == "RUNNING" => Some(true),
+            Target::Running => {
+                terminal.then(|| run.get("start_time").is_some_and(|t| !t.is_null()))
+            }
+            Target::State(wanted) => {
+                if wanted.eq_ignore_ascii_case(state_type)
+                    || wanted.eq_ignore_ascii_case(state_name)
+                {
+                    Some(true)
+                } else {
+                    terminal.then_some(false)
+                }
             }
         }
-        if fresh.iter().any(is_final_log) {
-            self.final_log_seen = true;
+    }
+}
+
+/// The outcome of following: the final states, and how the REFs fared.
+#[derive(Debug, Default)]
+pub struct FollowOutcome {
+    /// Per REF outcome (unknown REFs are failures).
+    pub batch: Batch,
+    /// Final state type of each run followed.
+    pub final_states: Vec<String>,
+    /// Every watched run's latest object and whether it reached the target, in REF order.
+    pub runs: Vec<(Value, Option<bool>)>,
+    /// `timeout` ran out first.
+    pub timed_out: bool,
+    /// [`FollowOptions::interrupted`] said stop first.
+    pub interrupted: bool,
+    /// Stopped at the first run that reached the target (`any`).
+    pub any_reached: bool,
+    /// Runs deleted while they were followed.
+    pub vanished: usize,
+    /// How the executing process ended, when it did.
+    pub process_ended: Option<String>,
+}
+
+impl FollowOutcome {
+    /// 0 when every run reached the target (with `any`: one did) and every REF resolved; 1
+    /// when a run ended otherwise; the batch's code when REFs failed.
+    pub fn exit_code(&self) -> i32 {
+        let batch = self.batch.exit_code();
+        if batch != 0 {
+            return batch;
         }
-        fresh
-    }
-
-    /// The watched run's id.
-    pub fn run_id(&self) -> &str {
-        &self.run_id
-    }
-
-    /// New states since the last call, oldest first (`GET flow_run_states/?flow_run_id=…`).
-    pub fn poll_states(&mut self, client: &Client) -> Result<Vec<Value>> {
-        let states = states::history(client, RunKind::FlowRun, &self.run_id)?;
-        if states.is_empty() {
-            // Every run has a state; none means it may have been deleted: a 404 ends the watch.
-            client
-                .get(&format!("flow_runs/{}", self.run_id))
-                .map_err(|e| match e {
-                    Error::Client { status: 404, .. } => Error::not_found(
-                        format!("flow run {} was deleted while it was watched", self.run_id),
-                        None,
-                    ),
-                    other => other,
-                })?;
+        if self.vanished > 0 {
+            // A run that vanished is "not found" (4); with others that ended, a partial batch.
+            return if self.final_states.is_empty() {
+                crate::error::EXIT_NOT_FOUND
+            } else {
+                crate::error::EXIT_FAILED
+            };
         }
-        if let Some(last) = states.last() {
-            self.latest = Some(last.clone());
-        }
-        let fresh: Vec<Value> = states
-            .into_iter()
-            .filter(|s| self.seen_states.insert(str_field(s, "id").to_string()))
-            .collect();
-        match self.final_state() {
-            Some(_) if self.ended_at.is_none() => self.ended_at = Some(Instant::now()),
-            None => self.ended_at = None,
-            _ => {}
-        }
-        Ok(fresh)
-    }
-
-    /// New log records since the last call, oldest first (none when not watching logs).
-    pub fn poll_logs(&mut self, client: &Client) -> Result<Vec<Value>> {
-        let Some(poller) = self.logs.as_mut() else {
-            return Ok(Vec::new());
-        };
-        let fresh = poller.poll(client)?;
-        if fresh.iter().any(is_final_log) {
-            self.final_log_seen = true;
-        }
-        Ok(fresh)
-    }
-
-    /// The run's latest state, once it is terminal.
-    pub fn final_state(&self) -> Option<&Value> {
-        self.latest.as_ref().filter(|s| is_terminal_state(s))
-    }
-
-    /// The run's latest state seen so far.
-    pub fn latest_state(&self) -> Option<&Value> {
-        self.latest.as_ref()
-    }
-
-    /// True once the run is terminal and its logs are in: the engine's final log line arrived,
-    /// or [`LOG_GRACE`] passed since the end was seen (or logs are not watched).
-    pub fn is_done(&self) -> bool {
-        match self.ended_at {
-            None => false,
-            Some(at) => self.logs.is_none() || self.final_log_seen || at.elapsed() >= LOG_GRACE,
+        if self.any_reached || self.runs.iter().all(|(_, reached)| *reached == Some(true)) {
+            0
+        } else {
+            crate::error::EXIT_FAILED
         }
     }
 
-    /// Treat the logs as complete (the process that wrote them has exited and flushed them).
-    pub fn logs_complete(&mut self) {
-        self.final_log_seen = true;
+    /// The runs that have not reached the target yet (for a timeout message).
+    pub fn waiting(&self) -> impl Iterator<Item = &Value> {
+        self.runs
+            .iter()
+            .filter(|(_, r)| r.is_none())
+            .map(|(run, _)| run)
     }
+}
+
+/// The error for a wait whose `--timeout` ran out: which runs are still going, in which state.
+pub fn timeout_error(outcome: &FollowOutcome, waited: Duration) -> Error {
+    let waiting: Vec<String> = outcome
+        .waiting()
+        .map(|run| {
+            format!(
+                "'{}' ({})",
+                str_field(run, "name"),
+                str_field(run, "state_name")
+            )
+        })
+        .collect();
+    let what = match waiting.len() {
+        1 => format!("flow run {}", waiting[0]),
+        n => format!("{n} flow runs: {}", waiting.join(", ")),
+    };
+    Error::Timeout(format!(
+        "timed out after {} waiting for {what}",
+        crate::time::hms(waited.as_secs_f64())
+    ))
 }
