@@ -5,9 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use pf_common::cli::{ConnectionArgs, OutputArgs};
 use pf_common::kinds::{self, Verb};
-use pf_common::progress::Progress;
-use pf_common::writes::{self, Missing, Report, Target};
-use pf_common::{Client, Result};
+use pf_common::writes::{self, Missing, Report};
 
 /// Delete objects: flow runs, task runs, flows, deployments, schedules, work pools, work
 /// queues, workers, artifacts, blocks, automations, variables, concurrency limits.
@@ -76,37 +74,8 @@ fn main() -> ExitCode {
         }
         let question = format!("Delete {} {}s?", targets.len(), kind.label());
         writes::confirm_many(targets.len(), cli.yes, &question)?;
-        delete_with_progress(&client, kind, targets, cli.per_item, &mut report)?;
+        report.show_progress(targets.len(), &format!("{}s deleted", kind.label()));
+        writes::delete_all(&client, kind, targets, cli.per_item, &mut report)?;
         Ok(report.finish()?)
     })
-}
-
-/// Delete the targets a piece at a time (a bulk request's worth, or one object where each is a
-/// request of its own), so that a bar on a terminal's stderr shows how far a long batch is.
-fn delete_with_progress(
-    client: &Client,
-    kind: &'static kinds::Kind,
-    mut targets: Vec<Target>,
-    per_item: bool,
-    report: &mut Report,
-) -> Result<()> {
-    let bulk = !per_item && kind.verbs.delete.is_some_and(|d| d.bulk.is_some());
-    let step = if bulk { kinds::BULK_LIMIT } else { 1 };
-    let progress = if targets.len() > 1 {
-        Progress::new(
-            Some(targets.len() as u64),
-            &format!("{}s deleted", kind.label()),
-        )
-    } else {
-        Progress::none()
-    };
-    while !targets.is_empty() {
-        let rest = targets.split_off(targets.len().min(step));
-        let done = targets.len() as u64;
-        writes::delete_all(client, kind, targets, per_item, report)?;
-        progress.inc(done);
-        targets = rest;
-    }
-    progress.finish();
-    Ok(())
 }

@@ -15,6 +15,7 @@ use crate::client::{Client, Method, Request};
 use crate::error::{Error, Result};
 use crate::kinds::{BULK_LIMIT, Kind, fill};
 use crate::output::{Cell, Printer, Style};
+use crate::progress::Progress;
 use crate::refs::{is_uuid, str_field};
 
 /// The columns of a result table.
@@ -48,6 +49,7 @@ pub struct Report<'p> {
     printer: &'p mut Printer,
     batch: Batch,
     table: Vec<Value>,
+    progress: Progress,
 }
 
 impl<'p> Report<'p> {
@@ -60,6 +62,15 @@ impl<'p> Report<'p> {
             printer,
             batch: Batch::default(),
             table: Vec::new(),
+            progress: Progress::none(),
+        }
+    }
+
+    /// Show a bar on a terminal's stderr while more than one of `total` REFs is acted on
+    /// (`what`: "flow runs deleted"); each row moves it.
+    pub fn show_progress(&mut self, total: usize, what: &str) {
+        if total > 1 {
+            self.progress = Progress::new(Some(total as u64), what);
         }
     }
 
@@ -105,16 +116,20 @@ impl<'p> Report<'p> {
             "reason": reason,
             "ok": ok,
         });
+        self.progress.inc(1);
         if self.printer.needs_cells() {
             self.table.push(row);
             Ok(())
         } else {
-            self.printer.object(&row, cells)
+            // NDJSON on the terminal the bar is drawn on goes above it, not through it.
+            let printer = &mut self.printer;
+            self.progress.suspend(|| printer.object(&row, cells))
         }
     }
 
     /// Print what is left and give the batch's exit code.
     pub fn finish(self) -> Result<i32> {
+        self.progress.finish();
         if !self.table.is_empty() {
             self.printer.page(&self.table, cells)?;
         }
@@ -542,6 +557,8 @@ pub fn pause_or_resume(
         let verb = if pause { "Pause" } else { "Resume" };
         let question = format!("{verb} {} {}s?", targets.len(), kind.label());
         confirm_many(targets.len(), flags.yes, &question)?;
+        let done = if pause { "paused" } else { "resumed" };
+        report.show_progress(targets.len(), &format!("{}s {done}", kind.label()));
     }
     switch_all(client, kind, &targets, pause, flags.dry_run, &mut report)?;
     report.finish()
