@@ -52,13 +52,18 @@ for i in $(seq 100); do echo "{\"kind\":\"variable\",\"name\":\"bench_v$i\",\"va
 for i in $(seq 50); do echo "{\"kind\":\"work-pool\",\"name\":\"bench-pool-$i\",\"type\":\"process\"}"; done >> "$objects"
 for i in $(seq 50); do echo "{\"kind\":\"global-concurrency-limit\",\"name\":\"bench-gcl-$i\",\"limit\":$i}"; done >> "$objects"
 
-ms() { # label command... : runs once, prints the wall time
+ms() { # label command... : runs once, prints the wall time (and the exit status and the last
+  # line of output when it failed: `prefect transfer` exits 1 when any one object failed)
   local label=$1; shift
-  local start end
+  local start end status=0
   start=$(date +%s%N)
-  "$@" </dev/null >/dev/null 2>"$work/err" || { echo "$label: failed: $(head -3 "$work/err")"; return 0; }
+  "$@" </dev/null >"$work/out" 2>"$work/err" || status=$?
   end=$(date +%s%N)
-  printf '%-58s %8d ms\n' "$label" $(( (end - start) / 1000000 ))
+  printf '%-58s %8d ms' "$label" $(( (end - start) / 1000000 ))
+  if [ "$status" -ne 0 ]; then
+    printf ' (exit %d: %s)' "$status" "$(cat "$work/out" "$work/err" | grep -v '^\s*$' | tail -1 | cut -c1-120)"
+  fi
+  echo
 }
 
 echo "# on A ($a)"
