@@ -20,7 +20,7 @@ cleanup() { [ -n "$server_pid" ] && kill -- "-$server_pid" 2>/dev/null; rm -rf "
 trap cleanup EXIT
 if [ -z "${PREFECT_API_URL:-}" ]; then
   port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  export PREFECT_HOME=$(mktemp -d)
+  export PREFECT_HOME=$work/home; mkdir -p "$PREFECT_HOME"
   setsid "$prefect" server start --host 127.0.0.1 --port "$port" >"$PREFECT_HOME/server.log" 2>&1 &
   server_pid=$!
   export PREFECT_API_URL=http://127.0.0.1:$port/api
