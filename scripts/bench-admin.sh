@@ -14,12 +14,14 @@ venv=${PF_PREFECT_VENV:?set PF_PREFECT_VENV to a venv with prefect}
 py=$venv/bin/python
 prefect=$venv/bin/prefect
 server_pid=
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true; }
+work=$(mktemp -d)
+# The server runs in its own process group (setsid) so that its uvicorn child goes with it.
+cleanup() { [ -n "$server_pid" ] && kill -- "-$server_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 if [ -z "${PREFECT_API_URL:-}" ]; then
   port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  export PREFECT_HOME=$(mktemp -d)
-  "$prefect" server start --host 127.0.0.1 --port "$port" >"$PREFECT_HOME/server.log" 2>&1 &
+  export PREFECT_HOME=$work/home; mkdir -p "$PREFECT_HOME"
+  setsid "$prefect" server start --host 127.0.0.1 --port "$port" >"$PREFECT_HOME/server.log" 2>&1 &
   server_pid=$!
   export PREFECT_API_URL=http://127.0.0.1:$port/api
   for _ in $(seq 240); do curl -sf "$PREFECT_API_URL/health" >/dev/null && break; sleep 0.5; done
@@ -52,16 +54,20 @@ seconds() {
   echo "scale=2; ($end - $start) / 1000000000" | bc
 }
 
-loop() { # python CLI per run over the ids on stdin
-  while read -r id; do "$prefect" "$@" "$id" >/dev/null 2>&1; done
+loop() { # python CLI per run over the ids on stdin; failures are counted in $work/failed
+  local failed=0
+  while read -r id; do "$prefect" "$@" "$id" >/dev/null 2>&1 || failed=$((failed + 1)); done
+  echo "$failed" >"$work/failed"
 }
 
 echo "N=$n runs, Python loop timed on $sample runs and extrapolated"
 ids=$(make_runs COMPLETED "$n"); echo "pf-rm flow-runs (bulk, 50 per call):   $(seconds "$bin/pf-rm" flow-runs --yes) s"
 ids=$(make_runs COMPLETED "$n"); echo "pf-rm flow-runs --per-item:             $(seconds "$bin/pf-rm" flow-runs --yes --per-item) s"
 ids=$(make_runs COMPLETED "$sample"); t=$(seconds loop flow-run delete)
-echo "prefect flow-run delete ID loop:        $t s for $sample → $(echo "scale=1; $t * $n / $sample" | bc) s for $n"
-ids=$(make_runs RUNNING "$n"); echo "pf-state cancel (bulk_set_state):       $(seconds "$bin/pf-state" cancel --yes) s"
-ids=$(make_runs RUNNING "$n"); echo "pf-state cancel --per-item:             $(seconds "$bin/pf-state" cancel --yes --per-item) s"
-ids=$(make_runs RUNNING "$sample"); t=$(seconds loop flow-run cancel)
-echo "prefect flow-run cancel ID loop:        $t s for $sample → $(echo "scale=1; $t * $n / $sample" | bc) s for $n"
+echo "prefect flow-run delete ID loop:        $t s for $sample → $(echo "scale=1; $t * $n / $sample" | bc) s for $n ($(cat "$work/failed") failed)"
+# Cancelled runs start SCHEDULED: the state a cleanup cancels in bulk, and one the server
+# cancels outright (no infrastructure to stop), for pf and the Python CLI alike.
+ids=$(make_runs SCHEDULED "$n"); echo "pf-state cancel (bulk_set_state):       $(seconds "$bin/pf-state" cancel --yes) s"
+ids=$(make_runs SCHEDULED "$n"); echo "pf-state cancel --per-item:             $(seconds "$bin/pf-state" cancel --yes --per-item) s"
+ids=$(make_runs SCHEDULED "$sample"); t=$(seconds loop flow-run cancel)
+echo "prefect flow-run cancel ID loop:        $t s for $sample → $(echo "scale=1; $t * $n / $sample" | bc) s for $n ($(cat "$work/failed") failed)"

@@ -126,6 +126,44 @@ fn flow_runs_go_in_bulk_from_stdin_and_a_rerun_succeeds() {
 }
 
 #[test]
+fn a_thousand_runs_piped_from_pf_get_are_deleted() {
+    let _turn = crate::bulk_state::ONE_THOUSAND_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let flow = crate::bulk_state::flow_with_scheduled_runs("rm-1000", 1000);
+    assert_eq!(count_runs(id(&flow)), 1000);
+    let listed = pf("pf-get")
+        .args(["flow-runs", "--flow", flow["name"].as_str().unwrap()])
+        .args(["--state", "scheduled", "--all"])
+        .run();
+    listed.ok();
+    assert_eq!(listed.json_lines().len(), 1000);
+    let out = crate::bulk_state::run_bounded(
+        pf("pf-rm").args(["flow-runs", "--yes", "-v"]),
+        listed.stdout.clone(),
+        Duration::from_secs(600),
+    );
+    out.ok();
+    assert_eq!(results(&out), vec!["deleted"; 1000]);
+    // One row per run, each run once.
+    let ids: std::collections::BTreeSet<String> = out
+        .json_lines()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 1000);
+    assert_eq!(
+        out.stderr
+            .matches("POST /flow_runs/bulk_delete 200")
+            .count(),
+        20,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(count_runs(id(&flow)), 0);
+}
+
+#[test]
 fn the_per_item_path_deletes_one_request_per_object() {
     let api = Server::shared().api();
     let flow = api.flow("rm-items", &[]);

@@ -378,3 +378,82 @@ fn apply_bad_inputs_are_refused_before_any_request() {
         "pf-apply: error: a deployment is named FLOW/DEPLOYMENT"
     );
 }
+
+#[test]
+fn apply_deployment_schedules_by_slug_and_by_spec() {
+    let api = crate::harness::Server::shared().api();
+    let flow = api.flow("pf-apply-sched", &[]);
+    let flow_name = flow["name"].as_str().unwrap();
+    let deployment = api.deployment(flow["id"].as_str().unwrap(), "nightly", json!({}));
+    let deployment_id = deployment["id"].as_str().unwrap();
+    let on_server = || {
+        api.get(&format!("deployments/{deployment_id}/schedules"))
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let name = format!("{flow_name}/nightly");
+
+    // By slug: created, unchanged, updated (one field), unchanged; one schedule on the server.
+    let hourly = [r#"slug="hourly""#, r#"schedule={"interval": 3600}"#];
+    let paused = [hourly[0], hourly[1], "active=false"];
+    let id = lifecycle("schedule", &name, &hourly, &paused, "active");
+    let (_, row) = apply(&["schedule", &name, paused[0], paused[1], paused[2]]);
+    assert_eq!(row["name"], format!("{name}/hourly"));
+    let schedules = on_server();
+    assert_eq!(schedules.len(), 1, "{schedules:?}");
+    assert_eq!(schedules[0]["id"], id.as_str());
+    assert_eq!(schedules[0]["active"], false);
+    assert_eq!(schedules[0]["schedule"]["interval"], 3600.0);
+    // The schedule itself is a field like the others.
+    let (out, row) = apply(&[
+        "schedule",
+        &name,
+        hourly[0],
+        r#"schedule={"interval": 7200}"#,
+    ]);
+    out.ok();
+    assert_eq!(row["result"], "updated: schedule", "{out:?}");
+    assert_eq!(on_server()[0]["schedule"]["interval"], 7200.0);
+
+    // Without a slug, an identical schedule is the same object (the server's defaults, such as
+    // anchor_date, do not count); a different one is another schedule.
+    let cron = r#"schedule={"cron": "0 3 * * *", "timezone": "Europe/Paris"}"#;
+    let (out, row) = apply(&["schedule", &name, cron]);
+    out.ok();
+    assert_eq!(row["result"], "created", "{out:?}");
+    assert_eq!(row["name"], format!("{name}/cron 0 3 * * *"));
+    let (out, row) = apply(&["schedule", &name, cron, "active=true"]);
+    out.ok();
+    assert_eq!(row["result"], "unchanged", "{out:?}");
+    let (out, row) = apply(&["schedule", &name, cron, "active=false"]);
+    out.ok();
+    assert_eq!(row["result"], "updated: active", "{out:?}");
+    assert_eq!(on_server().len(), 2);
+    // In a file, with the kind named, and a dry run writes nothing.
+    let input = format!(
+        "{{\"kind\": \"schedule\", \"deployment\": \"{name}\", \"schedule\": {{\"rrule\": \"FREQ=DAILY\"}}}}\n"
+    );
+    let out = pf("pf-apply").arg("--dry-run").stdin(input.clone()).run();
+    out.ok();
+    assert_eq!(out.json_lines()[0]["result"], "created");
+    assert_eq!(on_server().len(), 2);
+    let out = pf("pf-apply").stdin(input).run();
+    out.ok();
+    assert_eq!(on_server().len(), 3);
+
+    // An unknown deployment refuses the object, naming it (exit 4); nothing is written.
+    let missing = format!("{flow_name}/no-such-deployment");
+    let (out, row) = apply(&["schedule", &missing, hourly[0], hourly[1]]);
+    out.expect_code(4);
+    assert_eq!(
+        row["result"],
+        format!("refused: deployment '{missing}' not found"),
+        "{out:?}"
+    );
+    // A schedule without one is refused before any request.
+    let out = pf("pf-apply")
+        .args(["schedule", &name, r#"slug="x""#, "schedule=1"])
+        .run();
+    out.expect_code(2);
+}

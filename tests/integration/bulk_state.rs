@@ -1,10 +1,11 @@
 //! pf-state over many runs: `bulk_set_state` 50 at a time, re-runs that succeed ("ALREADY"),
-//! a bulk call failing midway (fault fixture), and older servers without bulk endpoints.
+//! a bulk call failing midway (fault fixture), older servers without bulk endpoints, and 1 000
+//! runs piped from pf-get.
 
 use serde_json::{Value, json};
 
 use crate::fixture::{Fixture, Reply};
-use crate::harness::{Pf, Server, pf};
+use crate::harness::{Pf, Run, Server, pf};
 
 fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap()
@@ -19,6 +20,61 @@ fn count(flow_id: &str, state_type: &str) -> u64 {
         )
         .as_u64()
         .unwrap()
+}
+
+/// A flow (name from `prefix`) with `n` Scheduled runs, made in one request: a paused
+/// deployment (the server's scheduler leaves paused ones alone, so no run is added behind the
+/// test's back) with a one-minute schedule, asked to schedule exactly `n` runs
+/// (`POST /deployments/{id}/schedule`, one bulk insert). Returns the flow.
+pub(crate) fn flow_with_scheduled_runs(prefix: &str, n: usize) -> Value {
+    let api = Server::shared().api();
+    let flow = api.flow(prefix, &[]);
+    let deployment = api.deployment(
+        id(&flow),
+        "bulk",
+        json!({"paused": true, "schedules": [{"schedule": {"interval": 60}, "active": true}]}),
+    );
+    api.post(
+        &format!("deployments/{}/schedule", id(&deployment)),
+        json!({"min_runs": n, "max_runs": n}),
+    );
+    flow
+}
+
+/// The 1 000-run tests take turns: together they only make the shared SQLite server answer 503.
+pub(crate) static ONE_THOUSAND_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Run `tool` with `input` on stdin, bounded by `limit` (killed after it) instead of the
+/// harness's 2 minutes: 1 000 runs on a test server that other tests load at the same time
+/// can take longer than that, though not forever.
+pub(crate) fn run_bounded(tool: Pf, input: String, limit: std::time::Duration) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = tool
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if finished.recv_timeout(limit).is_err() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    });
+    let output = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 fn statuses(out: &crate::harness::Run) -> Vec<String> {
@@ -162,4 +218,54 @@ fn a_server_without_bulk_endpoints_gets_one_call_per_object() {
         json!({"flows": {"id": {"any_": [id(&flow)]}}}),
     );
     assert_eq!(left, json!(0));
+}
+
+#[test]
+fn a_thousand_runs_piped_from_pf_get_are_cancelled() {
+    let _turn = ONE_THOUSAND_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let flow = flow_with_scheduled_runs("bulk-cancel-1000", 1000);
+    assert_eq!(count(id(&flow), "SCHEDULED"), 1000);
+    let listed = pf("pf-get")
+        .args([
+            "flow-runs",
+            "--flow",
+            flow["name"].as_str().unwrap(),
+            "--all",
+        ])
+        .run();
+    listed.ok();
+    assert_eq!(listed.json_lines().len(), 1000);
+    let out = run_bounded(
+        pf("pf-state").args(["cancel", "--yes", "-v"]),
+        listed.stdout.clone(),
+        std::time::Duration::from_secs(600),
+    );
+    out.ok();
+    // One row per run, each run once, each now Cancelled: a run that never started is
+    // cancelled outright (the server answers REJECT to Cancelling and sets Cancelled).
+    let rows = out.json_lines();
+    let ids: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 1000);
+    for row in &rows {
+        assert_eq!(
+            (&row["ok"], &row["state"]["type"]),
+            (&json!(true), &json!("CANCELLED")),
+            "{row}"
+        );
+    }
+    // 50 per bulk call (a loaded server's 503s are retried: count the answered calls).
+    assert_eq!(
+        out.stderr
+            .matches("POST /flow_runs/bulk_set_state 200")
+            .count(),
+        20,
+        "{}",
+        out.stderr
+    );
+    // The server's count agrees.
+    assert_eq!(count(id(&flow), "CANCELLED"), 1000);
+    assert_eq!(count(id(&flow), "SCHEDULED"), 0);
 }

@@ -13,6 +13,7 @@ mod auth;
 mod auth_cloud;
 mod bulk_state;
 mod compat;
+mod completion_admin;
 mod deploy;
 mod deps;
 mod describe;

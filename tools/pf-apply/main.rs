@@ -62,6 +62,7 @@ const EXAMPLES: &str = "Examples:
   pf-apply work-pool etl type=process concurrency_limit=5
   pf-apply variable region value='\"eu-west-1\"'
   pf-apply deployment etl/nightly work_pool_name=etl 'tags=[\"prod\"]'
+  pf-apply schedule etl/nightly slug='\"hourly\"' 'schedule={\"interval\": 3600}'
   pf-apply -f automations.yaml --dry-run
   pf-apply -f ./objects/
   pf-get work-pools --profile old -o ndjson | pf-apply --profile new

@@ -36,7 +36,8 @@ pub fn export(
     let mut names = Names::default();
     for &spec in SPECS {
         let chosen = kinds.is_empty() || kinds.iter().any(|k| std::ptr::eq(*k, spec));
-        if !chosen && !REFERENCED.contains(&spec.kind) {
+        // A kind without a list of its own (a schedule) is exported inside its parent.
+        if (!chosen && !REFERENCED.contains(&spec.kind)) || spec.list.is_empty() {
             continue;
         }
         let mut body = json!({});

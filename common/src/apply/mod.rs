@@ -8,6 +8,7 @@
 //! - [`references`]: natural-key lookups, names ↔ ids
 //! - [`diff`]: field-level comparison
 //! - [`upsert`]: create, update only what changed, or leave alone
+//! - [`schedule`]: the same for one schedule of a deployment (matched by slug or by spec)
 //! - [`rows`]: the KIND/NAME/RESULT/ID row of each object
 //! - [`export`]: every object of a server in apply form
 
@@ -16,6 +17,7 @@ pub mod export;
 pub mod prepare;
 pub mod references;
 pub mod rows;
+pub mod schedule;
 pub mod schema;
 pub mod source;
 pub mod spec;

@@ -75,6 +75,7 @@ pub static SPECS: &[&ApplySpec] = &[
     &WORK_QUEUE,
     &FLOW,
     &DEPLOYMENT,
+    &SCHEDULE,
     &AUTOMATION,
 ];
 
@@ -237,6 +238,27 @@ pub static DEPLOYMENT: ApplySpec = ApplySpec {
     list: "deployments/filter",
 };
 
+/// One schedule of a deployment (`deployment: FLOW/DEPLOYMENT`, `schedule: {cron|interval|
+/// rrule, timezone…}`, `active`, `slug`, `parameters`). Deployments have no lookup by schedule:
+/// apply reads the deployment's schedules and matches by slug, or by an identical schedule when
+/// there is no slug (see `apply::schedule`). Not exported on its own: a deployment carries its
+/// schedules.
+pub static SCHEDULE: ApplySpec = ApplySpec {
+    kind: "schedule",
+    key: &["deployment"],
+    lookup: "",
+    create: "deployments/{id}/schedules",
+    update: "deployments/{}/schedules/{id}",
+    update_style: UpdateStyle::PatchChanged,
+    create_schema: "DeploymentScheduleCreate",
+    update_schema: "DeploymentScheduleUpdate",
+    server_owned: &["deployment_id"],
+    references: &[],
+    loose: &["schedule", "parameters"],
+    extra_input: &["deployment"],
+    list: "",
+};
+
 /// Automations.
 pub static AUTOMATION: ApplySpec = ApplySpec {
     kind: "automation",
@@ -309,8 +331,12 @@ impl ApplySpec {
             .collect()
     }
 
-    /// The natural key as shown (`etl/nightly`, `pool/queue`, `secret/db`).
+    /// The natural key as shown (`etl/nightly`, `pool/queue`, `secret/db`; a schedule's
+    /// `etl/nightly/SLUG`, or `etl/nightly/cron 0 3 * * *` when it has no slug).
     pub fn display_key(&self, object: &Map<String, Value>) -> String {
+        if self.kind == "schedule" {
+            return crate::apply::schedule::display_key(object);
+        }
         self.key
             .iter()
             .map(|field| object.get(*field).and_then(Value::as_str).unwrap_or("?"))
@@ -352,7 +378,7 @@ impl ApplySpec {
     /// The key's form in words (`FLOW/DEPLOYMENT`).
     pub fn key_form(&self) -> &'static str {
         match self.kind {
-            "deployment" => "FLOW/DEPLOYMENT",
+            "deployment" | "schedule" => "FLOW/DEPLOYMENT",
             "work-queue" => "POOL/QUEUE",
             "block" => "TYPE/NAME",
             _ => "NAME",
@@ -361,7 +387,7 @@ impl ApplySpec {
 
     fn key_example(&self) -> &'static str {
         match self.kind {
-            "deployment" => "etl/nightly",
+            "deployment" | "schedule" => "etl/nightly",
             "work-queue" => "etl/high",
             _ => "secret/db-password",
         }
@@ -390,6 +416,8 @@ pub fn recognise(object: &Map<String, Value>) -> Option<&'static ApplySpec> {
     let has = |k: &str| object.contains_key(k);
     let kind = if has("trigger") && has("actions") {
         "automation"
+    } else if has("schedule") && (has("deployment") || has("deployment_id")) {
+        "schedule"
     } else if (has("tag") && has("concurrency_limit"))
         || (has("limit") && (has("slot_decay_per_second") || has("active_slots") || has("name")))
     {

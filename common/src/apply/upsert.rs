@@ -50,10 +50,10 @@ pub const OBFUSCATED: &str = "********";
 /// Applies objects to one server, remembering names it has resolved or created.
 #[derive(Debug)]
 pub struct Applier<'c> {
-    client: &'c Client,
-    dry_run: bool,
-    names: Names,
-    writes: usize,
+    pub(super) client: &'c Client,
+    pub(super) dry_run: bool,
+    pub(super) names: Names,
+    pub(super) writes: usize,
     /// The server's worker types, read once per run (the answer takes seconds).
     worker_metadata: Option<Value>,
 }
@@ -78,6 +78,9 @@ impl<'c> Applier<'c> {
     /// Create or update one object. An error is this object's refusal (the batch goes on).
     pub fn apply(&mut self, item: &Item) -> Result<Applied> {
         let spec = item.spec;
+        if spec.kind == "schedule" {
+            return self.apply_schedule(item);
+        }
         let key: Vec<String> = spec
             .key_parts(&item.object)
             .unwrap_or_default()

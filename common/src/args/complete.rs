@@ -81,6 +81,8 @@ pub enum Source {
     GlobalLimits,
     /// The kind named earlier on the line decides (`pf-describe work-pool <TAB>`).
     KindOnLine,
+    /// The kinds pf-apply and pf-export take (`pf-export <TAB>`, `pf-apply --kind <TAB>`).
+    ApplyKinds,
 }
 
 /// State types of runs that can still be cancelled.
@@ -117,6 +119,14 @@ pub const STATE_NAMES: &[&str] = &[
 pub fn source_for(path: &[&str], id: &str, refs: bool) -> Option<Source> {
     let tool = path.first().copied().unwrap_or_default();
     let sub = path.get(1).copied().unwrap_or_default();
+    match (tool, id) {
+        ("pf-apply", "kind") | ("pf-export", "kinds") => return Some(Source::ApplyKinds),
+        // pf-exec's --name is the flow's name; pf-deploy's --queue a queue of its --pool, not
+        // a POOL/QUEUE.
+        ("pf-exec", "name") => return Some(Source::Flows),
+        ("pf-deploy", "queue") => return None,
+        _ => {}
+    }
     match id {
         "profile" => return Some(Source::Profiles),
         "state" | "states" => return Some(Source::StateNames),
@@ -244,6 +254,10 @@ fn candidates(source: Source, current: &OsStr) -> Vec<CompletionCandidate> {
             .map(|p| p.names())
             .unwrap_or_default(),
         Source::StateNames => STATE_NAMES.iter().map(|s| s.to_string()).collect(),
+        Source::ApplyKinds => crate::apply::spec::SPECS
+            .iter()
+            .map(|spec| spec.kind.to_string())
+            .collect(),
         server => from_server(server, &current, line_overrides(&words)),
     };
     values
@@ -358,7 +372,9 @@ fn fetch(client: &Client, source: Source, current: &str) -> Vec<String> {
             &post("v2/concurrency_limits/filter", json!({"limit": limit})),
             "name",
         ),
-        Source::Profiles | Source::StateNames | Source::KindOnLine => Vec::new(),
+        Source::Profiles | Source::StateNames | Source::KindOnLine | Source::ApplyKinds => {
+            Vec::new()
+        }
     }
 }
 

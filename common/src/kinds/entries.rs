@@ -176,7 +176,7 @@ pub const SCHEDULE: Kind = Kind {
         row: tables::schedule_row,
     },
     natural_key: &["/deployment_id", "/slug"],
-    apply: None,
+    apply: Some(&apply::SCHEDULE),
     related: nothing_related,
     verbs: Verbs {
         delete: Some(Delete {
