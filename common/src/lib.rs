@@ -6,6 +6,7 @@
 //! - [`profiles`]: reading and editing `profiles.toml` in place
 //! - [`cloud`]: Prefect Cloud's account API (`/me/`, workspaces, API keys)
 //! - [`client`]: the synchronous HTTP client (auth, CSRF, retries, `-v` traces)
+//! - [`answer`]: answer bodies, large ones spooled to a file and parsed element by element
 //! - [`error`]: typed errors and their exit codes
 //! - [`paging`], [`filters`]: `*/filter` pages and filter bodies
 //! - [`refs`], [`input`]: REFs (ids or names) from arguments or stdin
@@ -32,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+pub mod answer;
 pub mod apply;
 pub mod cli;
 pub mod client;
