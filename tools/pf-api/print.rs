@@ -20,7 +20,7 @@ pub fn print_answer(printer: &mut Printer, mut body: Body, jq: bool) -> Result<(
     // Only a spooled (large) list is streamed, and only when it is valid JSON throughout (an
     // answer that is not JSON is printed as it came, and that cannot be known halfway). A
     // --jq filter sees the whole answer, so it needs the whole value.
-    if body.is_spooled() && !jq && first == b'[' && body.is_json() {
+    if body.is_spooled() && !jq && first == b'[' && body.is_json_list() {
         let out = BufWriter::with_capacity(256 << 10, std::io::stdout().lock());
         return body.write_list(out, printer.format() == Format::Table);
     }
