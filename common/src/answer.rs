@@ -351,7 +351,10 @@ mod tests {
         assert!(!small.is_spooled());
         let text: String = format!(
             "[{}]",
-            (0..1000).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+            (0..1000)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
         );
         let mut large = Body::read_from(text.as_bytes(), 64).unwrap();
         assert!(large.is_spooled());
@@ -388,7 +391,10 @@ mod tests {
                     serde_json::to_vec(&value).unwrap()
                 };
                 expected.push(b'\n');
-                assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(expected).unwrap());
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    String::from_utf8(expected).unwrap()
+                );
             }
         }
     }

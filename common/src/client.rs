@@ -178,7 +178,12 @@ impl Answer {
             status,
             message: format!("the server's answer is not JSON: {e}"),
         };
-        if self.body.first_byte().map_err(|e| not_json(e.to_string()))?.is_none() {
+        if self
+            .body
+            .first_byte()
+            .map_err(|e| not_json(e.to_string()))?
+            .is_none()
+        {
             return Ok(Value::Null);
         }
         self.body.json().map_err(|e| not_json(e.to_string()))

@@ -7,8 +7,8 @@ mod print;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pf_common::cli::ConnectionArgs;
 use pf_common::answer::Body;
+use pf_common::cli::ConnectionArgs;
 use pf_common::client::{Method, Request, check_status};
 use pf_common::output::{Printer, TableMode};
 use pf_common::paging::{PageSource, chain};
