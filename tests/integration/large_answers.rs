@@ -167,14 +167,15 @@ struct Measured {
 }
 
 /// Run `tool` (its stdout handed to `check` as it comes) under a Python parent that reports
-/// the tool's peak RSS (`getrusage(RUSAGE_CHILDREN)` of a parent with that one child).
+/// the tool's peak RSS (`getrusage(RUSAGE_CHILDREN)` of a parent with that one child) and
+/// kills it after 10 minutes.
 fn measure(tool: Pf, check: impl FnOnce(&mut dyn Read)) -> Measured {
     let tool = tool.command();
     let mut cmd = Command::new(venv_bin("python"));
     cmd.args([
         "-c",
         "import resource, subprocess, sys\n\
-         code = subprocess.run(sys.argv[1:]).returncode\n\
+         code = subprocess.run(sys.argv[1:], timeout=600).returncode\n\
          print('max-rss-kb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n\
          sys.exit(code if code >= 0 else 128 - code)",
     ])
