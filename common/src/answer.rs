@@ -201,6 +201,52 @@ impl Body {
     }
 }
 
+/// A response whose body may have been spooled to a file because it was large (see
+/// this module); error bodies are always in memory, cut at
+/// [`crate::error::MAX_ERROR_BODY`].
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// The body.
+    pub body: Body,
+}
+
+impl Answer {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// Parse the body as JSON (`null` for an empty body), from the file when it was spooled.
+    pub fn json(&mut self) -> Result<Value> {
+        let status = self.status;
+        let not_json = |e: String| Error::Server {
+            status,
+            message: format!("the server's answer is not JSON: {e}"),
+        };
+        if self
+            .body
+            .first_byte()
+            .map_err(|e| not_json(e.to_string()))?
+            .is_none()
+        {
+            return Ok(Value::Null);
+        }
+        self.body.json().map_err(|e| not_json(e.to_string()))
+    }
+
+    /// The whole body in memory (a spooled body is read back from its file).
+    pub fn into_response(self) -> Result<crate::client::Response> {
+        let status = self.status;
+        let body = self
+            .body
+            .into_bytes()
+            .map_err(|e| Error::io("cannot read the answer back from its temporary file", e))?;
+        Ok(crate::client::Response { status, body })
+    }
+}
+
 /// Parse `reader` as one JSON array, handing each element to `each` as it is parsed.
 ///
 /// The text of each element is cut out by a small scanner (strings, escapes and nesting) and

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use ureq::Agent;
 
+pub use crate::answer::Answer;
 use crate::answer::{Body, SPOOL_THRESHOLD};
 use crate::config::Settings;
 use crate::error::{Error, Result, summarize_body};
@@ -151,52 +152,6 @@ impl Response {
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
-    }
-}
-
-/// A response whose body may have been spooled to a file because it was large (see
-/// [`crate::answer`]); error bodies are always in memory, cut at
-/// [`crate::error::MAX_ERROR_BODY`].
-#[derive(Debug)]
-pub struct Answer {
-    /// HTTP status.
-    pub status: u16,
-    /// The body.
-    pub body: Body,
-}
-
-impl Answer {
-    /// Whether the status is 2xx.
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    /// Parse the body as JSON (`null` for an empty body), from the file when it was spooled.
-    pub fn json(&mut self) -> Result<Value> {
-        let status = self.status;
-        let not_json = |e: String| Error::Server {
-            status,
-            message: format!("the server's answer is not JSON: {e}"),
-        };
-        if self
-            .body
-            .first_byte()
-            .map_err(|e| not_json(e.to_string()))?
-            .is_none()
-        {
-            return Ok(Value::Null);
-        }
-        self.body.json().map_err(|e| not_json(e.to_string()))
-    }
-
-    /// The whole body in memory (a spooled body is read back from its file).
-    pub fn into_response(self) -> Result<Response> {
-        let status = self.status;
-        let body = self
-            .body
-            .into_bytes()
-            .map_err(|e| Error::io("cannot read the answer back from its temporary file", e))?;
-        Ok(Response { status, body })
     }
 }
 
