@@ -4,7 +4,8 @@
 //! path (`pf_common::client`):
 //!
 //! - [`connect`]: [`config`] (flags, environment, `profiles.toml`), [`profiles`] (editing it in
-//!   place), [`client`] (auth, CSRF, retries, `-v` traces), [`cloud`] (Prefect Cloud's account
+//!   place), [`client`] (auth, CSRF, retries, `-v` traces), [`answer`] (bodies; large ones
+//!   spooled to a file and parsed element by element), [`cloud`] (Prefect Cloud's account
 //!   API), [`server`] (a release's features), [`outage`] (riding out a lost server)
 //! - [`args`]: [`cli`] (shared flags, the run wrapper), [`refs`] and [`input`] (REFs from
 //!   arguments or stdin), [`params`] (`KEY=JSON`, schema checks), [`time`] (times, durations),
@@ -15,8 +16,8 @@
 //! - [`objects`]: [`filters`] and [`paging`] (`*/filter` bodies and pages), [`listing`],
 //!   [`model`] (states, accessors), [`states`] (`set_state`, histories), [`resume`] (paused
 //!   runs), [`writes`] (a write verb over a batch of REFs)
-//! - [`watch`]: [`runs`] (creating runs idempotently), [`follow`] (the one watcher of runs: pf-run --watch, pf-logs --follow, pf-wait),
-//!   [`logs`], [`logstream`] (websockets), [`logship`] (the bounded log shipper), [`events`],
+//! - [`watch`]: [`runs`] (creating runs idempotently), [`follow`] (the one watcher of runs:
+//!   pf-run --watch, pf-logs --follow, pf-wait), [`logs`], [`logstream`] (websockets), [`logship`] (the bounded log shipper), [`events`],
 //!   [`watchlist`] (`pf-get KIND --watch`), [`text_search`] (`--grep` where the server can't)
 //! - [`kinds`]: the registry of kinds: per kind its REF forms, collection, columns and verbs
 //! - [`apply`]: create-or-update from files (pf-apply) and export of a server (pf-export)
@@ -37,7 +38,7 @@ pub mod watch;
 // Every module keeps its short path (`pf_common::client`, `crate::output`): the folders group
 // modules by concern for readers, not for callers.
 pub use args::{cli, complete, input, params, refs, time};
-pub use connect::{client, cloud, config, outage, profiles, server};
+pub use connect::{answer, client, cloud, config, outage, profiles, server};
 pub use objects::{filters, listing, model, paging, resume, states, writes};
 pub use present::{jq, liveregion, logprint, output, progress, runtree, tables, weburl};
 pub use watch::{events, follow, logs, logship, logstream, runs, text_search, watchlist};

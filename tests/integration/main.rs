@@ -22,6 +22,7 @@ mod exec;
 mod faults;
 mod get;
 mod hardening;
+mod large_answers;
 mod limits_vars_secrets;
 mod logs;
 mod man;

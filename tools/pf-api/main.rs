@@ -2,11 +2,12 @@
 //! handling and retries.
 
 mod body;
+mod print;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use pf_common::answer::Body;
 use pf_common::cli::ConnectionArgs;
 use pf_common::client::{Method, Request, check_status};
 use pf_common::output::{Printer, TableMode};
@@ -115,6 +116,7 @@ fn main() -> ExitCode {
             Request::new(method, path),
             body,
             headers,
+            cli.jq.is_some(),
         )
     })
 }
@@ -125,6 +127,7 @@ fn send(
     mut request: Request,
     body: Option<Value>,
     headers: Vec<(String, String)>,
+    jq: bool,
 ) -> anyhow::Result<i32> {
     if let Some(body) = body {
         request = request.json(body);
@@ -133,35 +136,20 @@ fn send(
         request = request.header(name, value);
     }
     let (method, path) = (request.method, request.path.clone());
-    let response = client.send(request)?;
-    if response.is_success() {
-        print_answer(printer, &response.body)?;
+    // A large answer stays in a temporary file and a list is printed as it is parsed.
+    let answer = client.send_answer(request)?;
+    if answer.is_success() {
+        print::print_answer(printer, answer.body, jq)?;
         return Ok(0);
     }
     // The server's own answer is what a script debugging a request needs; --jq is for answers.
+    // An error body is only its first 64 KiB (error::MAX_ERROR_BODY).
+    let response = answer.into_response()?;
+    let failed = check_status(method, &path, &response);
     let mut plain = Printer::new(None, None, false)?.with_table_mode(TableMode::PrettyJson);
-    print_answer(&mut plain, &response.body)?;
-    check_status(method, &path, &response)?;
+    print::print_answer(&mut plain, Body::Memory(response.body), false)?;
+    failed?;
     Ok(0)
-}
-
-/// A JSON answer through the printer; any other answer as it came.
-fn print_answer(printer: &mut Printer, body: &[u8]) -> pf_common::Result<()> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(value) => {
-            printer.object(&value, |_| Vec::new())?;
-            printer.finish()
-        }
-        Err(_) => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(body)
-                .and_then(|()| out.flush())
-                .map_err(|e| Error::io("cannot write to stdout", e))
-        }
-    }
 }
 
 /// Paths that list with limit/offset: `…/filter` (and `events/filter`). Anything else (a

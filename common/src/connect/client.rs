@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use ureq::Agent;
 
+pub use crate::answer::Answer;
+use crate::answer::{Body, SPOOL_THRESHOLD};
 use crate::config::Settings;
 use crate::error::{Error, Result, summarize_body};
 
@@ -153,6 +155,14 @@ impl Response {
     }
 }
 
+/// The bytes of a body held in memory (error bodies always are); a spooled one gives none.
+fn in_memory(body: &Body) -> &[u8] {
+    match body {
+        Body::Memory(bytes) => bytes,
+        Body::Spooled(_) => &[],
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Csrf {
     Unknown,
@@ -264,26 +274,32 @@ impl Client {
     pub fn call(&self, request: Request) -> Result<Value> {
         let method = request.method;
         let path = request.path.clone();
-        let response = self.send(request)?;
-        check_status(method, &path, &response)?;
-        response.json()
+        let mut answer = self.send_answer(request)?;
+        status_error(method, &path, answer.status, in_memory(&answer.body))?;
+        answer.json()
     }
 
     /// Send a request with retries and CSRF handling; any HTTP status is returned as a
     /// [`Response`] (only transport failures and exhausted retries of 5xx/429 are errors).
     pub fn send(&self, request: Request) -> Result<Response> {
-        let mut response = self.send_with_retries(&request)?;
-        if request.method.is_write()
-            && response.status == 403
-            && mentions_csrf(&response.body)
-            && self.fetch_csrf_token()?
-        {
-            response = self.send_with_retries(&request)?;
-        }
-        Ok(response)
+        self.send_answer(request)?.into_response()
     }
 
-    fn send_with_retries(&self, request: &Request) -> Result<Response> {
+    /// [`Client::send`], but a large body stays spooled in a temporary file instead of being
+    /// read into memory: for answers printed as they are parsed (see [`crate::answer`]).
+    pub fn send_answer(&self, request: Request) -> Result<Answer> {
+        let mut answer = self.send_with_retries(&request)?;
+        if request.method.is_write()
+            && answer.status == 403
+            && mentions_csrf(in_memory(&answer.body))
+            && self.fetch_csrf_token()?
+        {
+            answer = self.send_with_retries(&request)?;
+        }
+        Ok(answer)
+    }
+
+    fn send_with_retries(&self, request: &Request) -> Result<Answer> {
         let max_retries = self.settings.max_retries;
         let mut attempt: u32 = 0;
         loop {
@@ -340,7 +356,7 @@ impl Client {
 
     /// A non-idempotent write answered with a status that does not say whether it was applied
     /// (408, 5xx) is an [`Error::OutcomeUnknown`]; everything else passes as it is.
-    fn unknown_if_unsafe(&self, request: &Request, response: Response) -> Result<Response> {
+    fn unknown_if_unsafe(&self, request: &Request, response: Answer) -> Result<Answer> {
         let ambiguous =
             response.status == 408 || (response.status >= 500 && response.status != 503);
         if request.idempotent || !ambiguous {
@@ -349,7 +365,7 @@ impl Client {
         let cause = format!(
             "the server answered {}: {}",
             response.status,
-            summarize_body(&response.body)
+            summarize_body(in_memory(&response.body))
         );
         Err(outcome_unknown(request, &cause, crate::error::EXIT_SERVER))
     }
@@ -362,7 +378,7 @@ impl Client {
     fn send_once(
         &self,
         request: &Request,
-    ) -> std::result::Result<(Response, Option<Duration>), Failure> {
+    ) -> std::result::Result<(Answer, Option<Duration>), Failure> {
         let url = self.url(&request.path);
         let started = Instant::now();
         let mut builder = http_request(request.method, &url)
@@ -409,12 +425,11 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
         let body = if (200..300).contains(&status) {
-            response
-                .body_mut()
-                .with_config()
-                .limit(1 << 30)
-                .read_to_vec()
-                .map_err(|e| classify_transport_error(e, &url))?
+            // A large answer goes to a temporary file as it arrives, so it is held once (as
+            // it is parsed), not as text and parsed value together; a read dropped midway
+            // fails here and is retried as a whole.
+            Body::read_from(response.body_mut().as_reader(), SPOOL_THRESHOLD)
+                .map_err(|e| classify_transport_error(ureq::Error::from(e), &url))?
         } else {
             // Only the start of an error body is needed for a one-line message; the rest of a
             // huge page is not read into memory.
@@ -425,13 +440,13 @@ impl Client {
                 &mut head,
             );
             match read {
-                Ok(_) => head,
-                Err(_) if !head.is_empty() => head,
+                Ok(_) => Body::Memory(head),
+                Err(_) if !head.is_empty() => Body::Memory(head),
                 Err(e) => return Err(classify_transport_error(ureq::Error::Io(e), &url)),
             }
         };
         self.trace(request, &url, Some(status), started);
-        Ok((Response { status, body }, retry_after))
+        Ok((Answer { status, body }, retry_after))
     }
 
     fn trace(&self, request: &Request, url: &str, status: Option<u16>, started: Instant) {
@@ -467,7 +482,7 @@ impl Client {
             return Ok(false);
         }
         let client_id = uuid::Uuid::new_v4().to_string();
-        let response = self.send_with_retries(&Request::new(
+        let mut response = self.send_with_retries(&Request::new(
             Method::Get,
             format!("csrf-token?client={client_id}"),
         ))?;
@@ -476,7 +491,12 @@ impl Client {
             *self.csrf.borrow_mut() = Csrf::Disabled;
             return Ok(false);
         }
-        check_status(Method::Get, "csrf-token", &response)?;
+        status_error(
+            Method::Get,
+            "csrf-token",
+            response.status,
+            in_memory(&response.body),
+        )?;
         let token = response
             .json()?
             .get("token")
@@ -661,11 +681,14 @@ fn is_dns_failure(io: &std::io::Error) -> bool {
 
 /// Turn a non-2xx response into the typed error of its class (3: auth, 4: client, 5: server).
 pub fn check_status(method: Method, path: &str, response: &Response) -> Result<()> {
-    if response.is_success() {
+    status_error(method, path, response.status, &response.body)
+}
+
+fn status_error(method: Method, path: &str, status: u16, body: &[u8]) -> Result<()> {
+    if (200..300).contains(&status) {
         return Ok(());
     }
-    let status = response.status;
-    let summary = summarize_body(&response.body);
+    let summary = summarize_body(body);
     let path = path.split('?').next().unwrap_or(path);
     let what = format!("{} {}", method.as_str(), path.trim_start_matches('/'));
     Err(match status {
