@@ -7,4 +7,5 @@ pub mod cloud;
 pub mod config;
 pub mod outage;
 pub mod profiles;
+pub mod request;
 pub mod server;
