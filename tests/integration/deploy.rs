@@ -208,10 +208,10 @@ fn comparable(mut deployment: Value) -> Value {
 
 #[test]
 fn a_prefect_yaml_is_stored_as_prefect_deploy_stores_it() {
-    // One server, one after the other (a second server does not start within the harness's
-    // deadline on the loaded test machine): `prefect deploy`, then pf-deploy of the same file
-    // after deleting what Prefect made; the stored deployments are compared.
+    // Two servers: `prefect deploy` into a server of its own, pf-deploy of the same file into
+    // the shared one; the stored deployments are compared without ids and timestamps.
     let server = Server::shared();
+    let theirs_server = Server::start(&[]);
     let suffix = unique("y");
     let pool = unique("pf-deploy-pool");
     let dir = project();
@@ -220,17 +220,22 @@ fn a_prefect_yaml_is_stored_as_prefect_deploy_stores_it() {
         two_deployments_yaml(&suffix, &pool),
     )
     .unwrap();
-    let api = server.api();
-    api.post("work_pools/", json!({"name": pool, "type": "process"}));
-    api.post(
-        "variables/",
-        json!({"name": format!("pf_deploy_who_{suffix}"), "value": "Marvin"}),
-    );
-    pf("pf-secret")
-        .args(["set", &format!("pf-deploy-greeting-{suffix}")])
-        .stdin("the world")
-        .run()
-        .ok();
+    for (api, target) in [
+        (server.api(), server),
+        (theirs_server.api(), &theirs_server),
+    ] {
+        api.post("work_pools/", json!({"name": pool, "type": "process"}));
+        api.post(
+            "variables/",
+            json!({"name": format!("pf_deploy_who_{suffix}"), "value": "Marvin"}),
+        );
+        Pf::new("pf-secret")
+            .server(target)
+            .args(["set", &format!("pf-deploy-greeting-{suffix}")])
+            .stdin("the world")
+            .run()
+            .ok();
+    }
     let dir_text = dir.display().to_string();
     let full_names = [
         format!("pf-hello/hello-{suffix}"),
@@ -241,18 +246,22 @@ fn a_prefect_yaml_is_stored_as_prefect_deploy_stores_it() {
     let output = Command::new(venv_bin("prefect"))
         .args(["--no-prompt", "deploy", "--all"])
         .current_dir(&dir)
-        .env("PREFECT_API_URL", &server.url)
+        .env("PREFECT_API_URL", &theirs_server.url)
         .env("PREFECT_HOME", &home)
         .env("PF_DEPLOY_TEST_REGION", "eu-west-1")
         .env("PF_DEPLOY_TEST_DIR", &dir_text)
         .output()
         .unwrap();
     assert!(output.status.success(), "prefect deploy failed: {output:?}");
-    let theirs: Vec<Value> = full_names.iter().map(|n| deployment(server, n).1).collect();
+    let theirs: Vec<Value> = full_names
+        .iter()
+        .map(|n| deployment(&theirs_server, n).1)
+        .collect();
 
     // On top of Prefect's own deployments pf-deploy finds nothing to change but the text
     // "None" Prefect stores for a flow without a docstring (docs/decisions.md).
     let dry = pf_deploy(&dir)
+        .server(&theirs_server)
         .args(["--all", "--dry-run", "-v"])
         .env("PF_DEPLOY_TEST_REGION", "eu-west-1")
         .env("PF_DEPLOY_TEST_DIR", &dir_text)
@@ -275,14 +284,8 @@ fn a_prefect_yaml_is_stored_as_prefect_deploy_stores_it() {
         ],
         "{dry:?}"
     );
+    drop(theirs_server);
 
-    for object in &theirs {
-        let id = object["id"].as_str().unwrap();
-        assert_eq!(
-            api.request("DELETE", &format!("deployments/{id}"), None).0,
-            204
-        );
-    }
     let run = pf_deploy(&dir)
         .args(["--all", "-v"])
         .env("PF_DEPLOY_TEST_REGION", "eu-west-1")
@@ -513,4 +516,73 @@ fn create_pool_makes_a_missing_pool_but_not_in_a_dry_run() {
         deployment(Server::shared(), &format!("pf-hello/{name}")).1["work_pool_name"],
         pool.as_str()
     );
+}
+
+#[test]
+fn skipped_steps_do_not_run_and_an_rrule_keeps_its_timezone() {
+    let server = Server::shared();
+    let dir = project();
+    let name = unique("skipped");
+    let pool = unique("pf-deploy-skip-pool");
+    server
+        .api()
+        .post("work_pools/", json!({"name": pool, "type": "process"}));
+    let (built, pushed) = (dir.join("built"), dir.join("pushed"));
+    std::fs::write(
+        dir.join("prefect.yaml"),
+        format!(
+            r#"build:
+  - prefect.deployments.steps.run_shell_script:
+      script: touch {built}
+push:
+  - prefect.deployments.steps.run_shell_script:
+      script: touch {pushed}
+deployments:
+  - name: {name}
+    entrypoint: flows.py:hello
+    work_pool:
+      name: {pool}
+"#,
+            built = built.display(),
+            pushed = pushed.display(),
+        ),
+    )
+    .unwrap();
+    let rrule = "FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9;BYMINUTE=30";
+    let deploy = |extra: &[&str]| {
+        pf_deploy(&dir)
+            .args(["-n", &name, "-v", "--rrule", rrule])
+            .args(["--timezone", "America/New_York"])
+            .args(extra)
+            .run()
+    };
+    let first = deploy(&["--skip-build", "--skip-push"]);
+    first.ok();
+    assert_eq!(first.json_lines()[0]["result"], "created", "{first:?}");
+    assert!(!built.exists() && !pushed.exists(), "a skipped step ran");
+    let (_, stored) = deployment(server, &format!("pf-hello/{name}"));
+    let schedules = stored["schedules"].as_array().unwrap();
+    assert_eq!(schedules.len(), 1, "{stored}");
+    let schedule = &schedules[0]["schedule"];
+    assert_eq!(schedule["timezone"], "America/New_York", "{schedule}");
+    let stored_rrule = schedule["rrule"].as_str().unwrap();
+    assert!(
+        stored_rrule == rrule || stored_rrule.ends_with(&format!("\n{rrule}")),
+        "{stored_rrule}"
+    );
+
+    // The steps run when not skipped; the deployment they describe is the same: nothing
+    // written (the server's DTSTART in the rrule is not a difference).
+    let again = deploy(&[]);
+    again.ok();
+    assert!(built.exists(), "the build step did not run: {again:?}");
+    assert!(pushed.exists(), "the push step did not run: {again:?}");
+    assert_eq!(again.json_lines()[0]["result"], "unchanged", "{again:?}");
+    assert_eq!(writes(&again), Vec::<String>::new(), "{again:?}");
+
+    // Only the push step skipped: the build step runs, the push step does not.
+    std::fs::remove_file(&built).unwrap();
+    std::fs::remove_file(&pushed).unwrap();
+    deploy(&["--skip-push"]).ok();
+    assert!(built.exists() && !pushed.exists());
 }

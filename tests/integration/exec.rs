@@ -3,10 +3,13 @@
 //! limit, and --serve (a schedule, pf-run with parameters, a cancel from pf-state).
 
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::fixture::{Fixture, Reply, forward};
 use crate::harness::{Api, Pf, Server, pf, unique};
 use crate::logs::{messages, server_logs};
 
@@ -421,6 +424,79 @@ fn a_global_limit_of_one_runs_three_jobs_one_after_another() {
             "two jobs held the slot at once: {spans:?}\n{stderr}"
         );
     }
+    let held = api.get(&format!("v2/concurrency_limits/{limit}"));
+    assert_eq!(held["active_slots"], 0, "every slot given back: {held}");
+}
+
+#[test]
+fn a_job_whose_requests_fail_under_load_still_waits_for_its_slot() {
+    let server = Server::shared();
+    let api = server.api();
+    let limit = unique("exec-gcl-faults");
+    api.post(
+        "v2/concurrency_limits/",
+        json!({ "name": limit, "limit": 1 }),
+    );
+    // The test holds the only slot.
+    let lease = api.post(
+        "v2/concurrency_limits/increment-with-lease",
+        json!({"names": [limit], "slots": 1, "mode": "concurrency", "lease_duration": 120}),
+    );
+    let lease_id = lease["lease_id"].as_str().unwrap().to_string();
+    // In front of the real server: the run's create fails 5 times (more than the client's own
+    // retries), the first two asks for a slot get a 503 and a dropped answer; the rest passes.
+    let base = server.url.trim_end_matches("/api").to_string();
+    let asks = Arc::new(AtomicUsize::new(0));
+    let creates = Arc::new(AtomicUsize::new(0));
+    let proxy = {
+        let (asks, creates) = (asks.clone(), creates.clone());
+        Fixture::start(move |r, _| match r.path.trim_end_matches('/') {
+            "/api/flow_runs" if r.method == "POST" => {
+                if creates.fetch_add(1, Ordering::SeqCst) < 5 {
+                    Reply::json(503, json!({"detail": "busy"}))
+                } else {
+                    forward(r, &base)
+                }
+            }
+            "/api/v2/concurrency_limits/increment-with-lease" => {
+                match asks.fetch_add(1, Ordering::SeqCst) {
+                    0 => Reply::json(503, json!({"detail": "busy"})),
+                    1 => Reply::Drop,
+                    _ => forward(r, &base),
+                }
+            }
+            _ => forward(r, &base),
+        })
+    };
+    let marker = crate::harness::temp_dir("exec-slot").join("ran");
+    let flow = unique("exec-limited-faults");
+    let job = Running::start(
+        Pf::new("pf-exec")
+            .env("PREFECT_API_URL", &proxy.url)
+            .args(["-n", &flow, "--concurrency", &limit, "--"])
+            .args(["touch", marker.to_str().unwrap()]),
+    );
+    // Wait until the limit has answered "full" twice (after both faults).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while asks.load(Ordering::SeqCst) < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "pf-exec never asked for the slot"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!marker.exists(), "the job ran without its slot");
+    api.post(
+        "v2/concurrency_limits/decrement-with-lease",
+        json!({ "lease_id": lease_id }),
+    );
+    let out = job.finish(Duration::from_secs(120));
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(
+        marker.exists(),
+        "the job did not run once the slot was free"
+    );
+    assert_eq!(state_name(&only_run(&api, &flow)), "Completed");
     let held = api.get(&format!("v2/concurrency_limits/{limit}"));
     assert_eq!(held["active_slots"], 0, "every slot given back: {held}");
 }

@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
+use pf_common::logship::{LineSplitter, LogLines};
 
-use crate::shipper::{LineSplitter, LogBuffer};
+/// How many of the last stderr lines a Failed state's message quotes.
+pub const TAIL_LINES: usize = 5;
 
 /// What one attempt's threads report to the run's thread.
 #[derive(Debug)]
@@ -66,7 +68,7 @@ pub struct SpawnError {
 /// Start the command; its threads send [`Event`]s on `events` and its lines go into `logs`.
 pub fn spawn(
     spec: &Spec,
-    logs: &LogBuffer,
+    logs: &LogLines,
     events: &Sender<Event>,
 ) -> std::result::Result<Child, SpawnError> {
     let mut command = Command::new(&spec.argv[0]);
@@ -95,15 +97,16 @@ pub fn spawn(
     ];
     for (stream, is_stderr) in streams {
         let level = if is_stderr { spec.stderr_level } else { 20 };
-        let tail = is_stderr.then(|| stderr_tail.clone());
-        let splitter = spec
-            .log
-            .then(|| LineSplitter::new(level, logs.clone(), tail.clone()));
-        let tail_only = (!spec.log).then(|| LineSplitter::new(level, LogBuffer::default(), tail));
+        let lines = Lines {
+            splitter: LineSplitter::default(),
+            level,
+            logs: spec.log.then(|| logs.clone()),
+            tail: is_stderr.then(|| stderr_tail.clone()),
+        };
         let events = events.clone();
         let pass_through = spec.pass_through;
         std::thread::spawn(move || {
-            copy_stream(stream, is_stderr, pass_through, splitter.or(tail_only));
+            copy_stream(stream, is_stderr, pass_through, lines);
             let _ = events.send(Event::Eof);
         });
     }
@@ -121,6 +124,47 @@ pub fn spawn(
     })
 }
 
+/// Where one stream's lines go: the run's logs (unless --no-logs) and, for stderr, the tail a
+/// Failed state quotes.
+struct Lines {
+    splitter: LineSplitter,
+    level: u64,
+    logs: Option<LogLines>,
+    tail: Option<Arc<Mutex<VecDeque<String>>>>,
+}
+
+impl Lines {
+    fn feed(&mut self, bytes: &[u8]) {
+        let (level, logs, tail) = (self.level, &self.logs, &self.tail);
+        self.splitter
+            .feed(bytes, |line| Self::emit(level, logs, tail, line));
+    }
+
+    fn finish(&mut self) {
+        let (level, logs, tail) = (self.level, &self.logs, &self.tail);
+        self.splitter
+            .finish(|line| Self::emit(level, logs, tail, line));
+    }
+
+    fn emit(
+        level: u64,
+        logs: &Option<LogLines>,
+        tail: &Option<Arc<Mutex<VecDeque<String>>>>,
+        line: String,
+    ) {
+        if let Some(tail) = tail {
+            let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line.chars().take(500).collect());
+        }
+        if let Some(logs) = logs {
+            logs.push(level, &line);
+        }
+    }
+}
+
 /// Read a stream to its end: each chunk goes to our own stdout/stderr as it was read (so
 /// progress output without newlines shows at once), then into the line splitter. A closed
 /// stdout of ours (`| head`) stops the pass-through, not the reading.
@@ -128,7 +172,7 @@ fn copy_stream(
     mut stream: Box<dyn Read + Send>,
     is_stderr: bool,
     mut pass_through: bool,
-    mut splitter: Option<LineSplitter>,
+    mut lines: Lines,
 ) {
     let mut chunk = vec![0u8; 64 << 10];
     loop {
@@ -148,13 +192,11 @@ fn copy_stream(
             };
             pass_through = written.is_ok();
         }
-        if let Some(splitter) = splitter.as_mut() {
-            splitter.feed(&chunk[..n]);
+        if lines.logs.is_some() || lines.tail.is_some() {
+            lines.feed(&chunk[..n]);
         }
     }
-    if let Some(splitter) = splitter.as_mut() {
-        splitter.finish();
-    }
+    lines.finish();
 }
 
 impl Child {

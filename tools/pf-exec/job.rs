@@ -154,22 +154,21 @@ pub fn run(
     let mut slot: Option<Slot> = None;
     let mut tail: Vec<String> = Vec::new();
     let outcome = 'run: {
+        if options.no_overlap
+            && let Some(run) = recorder.ensure_run()
+            && let Some(Some(other)) = recorder.attempt(|c| limits::earlier_running_run(c, &run))
+        {
+            break 'run Outcome::Skipped(other);
+        }
+        if let Some(limit) = &options.concurrency {
+            match take_slot(recorder, limit) {
+                Ok(held) => slot = held,
+                Err(outcome) => break 'run outcome,
+            }
+        }
         if let Some(run) = recorder.ensure_run() {
             // What Prefect gives a flow's process: `pf-logs --write` in the command finds its run.
-            spec.env
-                .push(("PREFECT__FLOW_RUN_ID".into(), run.id.clone()));
-            if options.no_overlap
-                && let Some(Some(other)) =
-                    recorder.attempt(|c| limits::earlier_running_run(c, &run))
-            {
-                break 'run Outcome::Skipped(other);
-            }
-            if let Some(limit) = &options.concurrency {
-                match take_slot(recorder, limit) {
-                    Ok(held) => slot = held,
-                    Err(outcome) => break 'run outcome,
-                }
-            }
+            spec.env.push(("PREFECT__FLOW_RUN_ID".into(), run.id));
         }
         let mut attempt = 1;
         loop {
@@ -188,62 +187,77 @@ pub fn run(
         }
     };
     if let (Some(slot), Some(limit)) = (&slot, &options.concurrency) {
-        recorder.attempt(|c| slot.release(c, limit));
+        // A slot not given back keeps the next job waiting until its lease expires: ask again
+        // while the server is away, as long as the final state would be waited for.
+        let deadline = Instant::now() + options.flush_timeout;
+        while recorder.attempt(|c| slot.release(c, limit)).is_none()
+            && recorder.wait_to_retry(deadline)
+        {}
     }
     let (target, message, force) = outcome.final_state(&tail, options.timeout);
     finish(recorder, options, &target, &message, force);
     outcome
 }
 
-/// Wait for a concurrency slot; an unreachable server does not stop the command.
+/// Wait for a concurrency slot (creating the run first if the server did not have it yet).
+/// The command runs without one only when the limit does not exist, when the server refused
+/// the request for good (recording stopped), or after the server has not answered for
+/// [`SLOT_SERVER_WAIT`] in a row; each is said on stderr and in the run's logs. Time spent
+/// waiting for a full limit does not count: a job waits for its slot as long as it takes.
 fn take_slot(recorder: &mut Recorder, limit: &LimitSpec) -> Result<Option<Slot>, Outcome> {
-    let run = recorder.run.clone().expect("run known");
     let mut said = false;
-    let asked_since = Instant::now();
+    let mut unanswered_since: Option<Instant> = None;
     loop {
         if let Some(sig) = child::interrupted() {
             return Err(Outcome::Interrupted(sig, Ending::Signal(sig)));
         }
-        match recorder.attempt(|c| limits::acquire(c, limit, &run)) {
+        let answer = match recorder.ensure_run() {
+            Some(run) => recorder.attempt(|c| limits::acquire(c, limit, &run)),
+            None => None,
+        };
+        let without_slot = match answer {
             Some(Acquire::Held(Slot::Missing)) => {
-                pf_common::cli::warn(
-                    "pf-exec",
-                    format!(
-                        "no concurrency limit named '{}': running without a slot",
-                        limit.name
-                    ),
-                );
-                recorder.logs.push(
-                    30,
-                    format!(
-                        "pf-exec: no concurrency limit named '{}': running without a slot",
-                        limit.name
-                    ),
-                );
-                return Ok(None);
+                format!("no concurrency limit named '{}'", limit.name)
             }
             Some(Acquire::Held(slot)) => return Ok(Some(slot)),
             Some(Acquire::Full(wait)) => {
+                unanswered_since = None;
                 if !said {
                     said = true;
                     recorder.logs.push(
                         20,
-                        format!(
+                        &format!(
                             "pf-exec: waiting for a slot of concurrency limit '{}'",
                             limit.name
                         ),
                     );
                 }
-                recorder.tick(false);
+                recorder.tick();
                 std::thread::sleep(wait);
+                continue;
             }
-            // A busy or restarting server is waited for a while; one that stays away does not
-            // keep the job from running.
-            None if !recorder.stopped() && asked_since.elapsed() < SLOT_SERVER_WAIT => {
-                std::thread::sleep(TICK);
+            None if recorder.stopped() => format!(
+                "the server refused the request for a slot of concurrency limit '{}'",
+                limit.name
+            ),
+            None => {
+                let since = *unanswered_since.get_or_insert_with(Instant::now);
+                if since.elapsed() < SLOT_SERVER_WAIT {
+                    // attempt() asks again once the recorder's backoff is over.
+                    std::thread::sleep(TICK);
+                    continue;
+                }
+                format!(
+                    "the server did not answer for {}s when asked for a slot of concurrency                      limit '{}'",
+                    SLOT_SERVER_WAIT.as_secs(),
+                    limit.name
+                )
             }
-            None => return Ok(None),
-        }
+        };
+        let message = format!("{without_slot}: running without a slot");
+        pf_common::cli::warn("pf-exec", &message);
+        recorder.logs.push(30, &format!("pf-exec: {message}"));
+        return Ok(None);
     }
 }
 
@@ -264,7 +278,7 @@ fn run_attempt(
         Ok(child) => child,
         Err(e) => {
             pf_common::cli::warn("pf-exec", &e.message);
-            recorder.logs.push(40, e.message.clone());
+            recorder.logs.push(40, &e.message);
             return (Outcome::NotStarted(e.code, e.message), Vec::new());
         }
     };
@@ -309,9 +323,17 @@ fn run_attempt(
             timed_out = true;
             child.terminate(options.kill_grace);
         }
-        recorder.tick(false);
-        if let Some(slot) = slot.as_mut() {
-            recorder.attempt(|c| slot.renew_if_due(c));
+        recorder.tick();
+        if let Some(held) = slot.as_mut()
+            && recorder.attempt(|c| held.renew_if_due(c)) == Some(false)
+        {
+            // The lease expired while the server was away (more than its 5 minutes): the slot
+            // is gone, and the command is not stopped for it.
+            *slot = None;
+            let message = "the concurrency slot's lease expired while the server could not be \
+                           reached: the command goes on without it";
+            pf_common::cli::warn("pf-exec", message);
+            recorder.logs.push(30, &format!("pf-exec: {message}"));
         }
         if let Some((every, check)) = cancel_check.as_mut()
             && !cancelled
@@ -373,7 +395,7 @@ fn wait_for_retry(
         if let Some(sig) = child::interrupted() {
             return Some(Outcome::Interrupted(sig, failed_ending(failed)));
         }
-        recorder.tick(false);
+        recorder.tick();
         std::thread::sleep(until.saturating_duration_since(Instant::now()).min(TICK));
     }
     let retrying = TargetState {
@@ -411,52 +433,50 @@ fn finish(
     message: &str,
     force: bool,
 ) {
-    let mut state_done = false;
-    let mut final_line = false;
-    let all_sent = recorder.flush(Instant::now() + options.flush_timeout, |recorder| {
-        if !state_done {
-            match recorder.propose(target, Some(message), force) {
-                Some(_) => state_done = true,
-                None => return false,
-            }
+    let deadline = Instant::now() + options.flush_timeout;
+    let state_done = loop {
+        if recorder.propose(target, Some(message), force).is_some() {
+            break true;
         }
-        if !final_line {
-            final_line = true;
-            // What Prefect's engine logs last: pf-run --watch and pf-logs --follow wait for it.
-            recorder.logs.push_as(
-                "prefect.flow_runs",
-                if target.state_type == "COMPLETED" {
-                    20
-                } else {
-                    40
-                },
-                format!(
-                    "Finished in state {}('{}')",
-                    target.display_name(),
-                    message.lines().next().unwrap_or("")
-                ),
-            );
-            return false;
+        if !recorder.wait_to_retry(deadline) {
+            break false;
         }
-        true
-    });
-    if !all_sent && !recorder.stopped() {
-        let lines = recorder.logs.pending();
-        let what = match (state_done, lines) {
-            _ if !recorder.has_run() => {
-                format!("the flow run and its {lines} log lines were not recorded")
-            }
-            (true, 0) => return,
-            (true, n) => format!("{n} log lines were not sent"),
-            (false, 0) => "the final state was not recorded".to_string(),
-            (false, n) => format!("the final state and {n} log lines were not recorded"),
-        };
-        pf_common::cli::warn(
-            "pf-exec",
-            format!(
-                "{what}: the server did not answer within {}s",
-                options.flush_timeout.as_secs()
+    };
+    if state_done {
+        // What Prefect's engine logs last: pf-run --watch and pf-logs --follow wait for it.
+        recorder.logs.push_as(
+            "prefect.flow_runs",
+            if target.state_type == "COMPLETED" {
+                20
+            } else {
+                40
+            },
+            &format!(
+                "Finished in state {}('{}')",
+                target.display_name(),
+                message.lines().next().unwrap_or("")
             ),
         );
     }
+    let report = recorder.finish_logs(deadline);
+    if recorder.stopped() {
+        return;
+    }
+    let what = match (state_done, report.lost) {
+        _ if !recorder.has_run() => format!(
+            "the flow run and its {} log lines were not recorded",
+            report.pushed
+        ),
+        (true, 0) => return,
+        (true, n) => format!("{n} log lines were not sent"),
+        (false, 0) => "the final state was not recorded".to_string(),
+        (false, n) => format!("the final state and {n} log lines were not recorded"),
+    };
+    pf_common::cli::warn(
+        "pf-exec",
+        format!(
+            "{what}: the server did not answer within {}s",
+            options.flush_timeout.as_secs()
+        ),
+    );
 }

@@ -151,18 +151,23 @@ fn limits_empty(answer: &Value) -> bool {
 }
 
 impl Slot {
-    /// Renew the lease when due.
-    pub fn renew_if_due(&mut self, client: &Client) -> Result<()> {
+    /// Renew the lease when due; `false` when the server no longer has it (410 Gone: it
+    /// expired while the server could not be reached), so nothing is held any more.
+    pub fn renew_if_due(&mut self, client: &Client) -> Result<bool> {
         if let Slot::Lease { id, renew_at } = self
             && Instant::now() >= *renew_at
         {
-            client.post(
+            let renewed = client.post(
                 &format!("v2/concurrency_limits/leases/{id}/renew"),
                 json!({ "lease_duration": LEASE_SECONDS }),
-            )?;
+            );
+            match renewed {
+                Err(Error::Client { status: 410, .. }) => return Ok(false),
+                other => drop(other?),
+            }
             *renew_at = Instant::now() + RENEW_EVERY;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Give the slots back.

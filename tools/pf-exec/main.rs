@@ -6,7 +6,6 @@ mod job;
 mod limits;
 mod recorder;
 mod serve;
-mod shipper;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

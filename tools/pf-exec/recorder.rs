@@ -1,11 +1,13 @@
 //! The server's side of one run, kept so that the command never depends on it: every call is
 //! tried only while the server answers; after a network error or a 5xx the recorder waits
 //! (backoff) before trying again, says once on stderr that the run is not being recorded, and
-//! the log lines wait in memory meanwhile. A 4xx (auth, a refused body) stops the recording.
+//! the log lines wait in memory meanwhile (the shared shipper, `pf_common::logship`, sends them
+//! on its own thread). A 4xx (auth, a refused body) stops the recording.
 
 use std::time::{Duration, Instant};
 
 use pf_common::client::backoff_delay;
+use pf_common::logship::{LogLines, LogShipper, ShipOptions, ShipReport};
 use pf_common::refs::str_field;
 use pf_common::runs::create_flow_run;
 use pf_common::states::{Orchestration, RunKind, TargetState, set_state};
@@ -13,10 +15,13 @@ use pf_common::time::to_api_time;
 use pf_common::{Client, Error, Result};
 use serde_json::{Value, json};
 
-use crate::shipper::LogBuffer;
-
 /// The longest pause between two tries while the server is away.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// The log buffer keeps at most this many bytes of messages while the server is away; later
+/// lines are dropped (counted, and a note says so in the run's logs).
+const BUFFER_BYTES: usize = 8 << 20;
+/// Logger name of the command's lines (what `pf-logs` shows in its logger column).
+const LOGGER: &str = "pf-exec";
 
 /// The run as the server knows it.
 #[derive(Debug, Clone)]
@@ -74,8 +79,9 @@ pub struct Recorder {
     /// The run once the server has it.
     pub run: Option<RunInfo>,
     new_run: Option<NewRun>,
-    /// The run's log lines waiting to be sent.
-    pub logs: LogBuffer,
+    shipper: Option<LogShipper>,
+    /// Where the run's log lines go (from any thread).
+    pub logs: LogLines,
     failures: u32,
     retry_at: Option<Instant>,
     stopped: bool,
@@ -92,14 +98,26 @@ impl Recorder {
         new_run: Option<NewRun>,
         heartbeat_every: Option<Duration>,
     ) -> Recorder {
+        let client = client.map(limit_waits);
+        // The shipper sends from its own thread, with a client of its own.
+        let shipper = client
+            .as_ref()
+            .and_then(|c| Client::new(c.settings().clone(), c.verbose()).ok())
+            .map(|c| LogShipper::start_unbound(c, LOGGER, ship_options()));
+        if let (Some(shipper), Some(run)) = (&shipper, &run) {
+            shipper.bind(&run.id);
+        }
         Recorder {
             run,
             new_run,
-            logs: LogBuffer::default(),
+            logs: shipper
+                .as_ref()
+                .map_or_else(LogLines::detached, LogShipper::lines),
+            shipper,
             failures: 0,
             retry_at: None,
             stopped: client.is_none(),
-            client: client.map(limit_waits),
+            client,
             told: false,
             heartbeat_every,
             next_heartbeat: Instant::now() + heartbeat_every.unwrap_or_default(),
@@ -133,25 +151,44 @@ impl Recorder {
             Error::Client { status, .. } => *status == 408 || *status == 429,
             _ => false,
         };
-        if !self.told {
-            self.told = true;
-            let what = match &self.run {
-                Some(run) => format!("flow run '{}' is not fully recorded", run.name),
-                None => "the flow run is not recorded yet".to_string(),
-            };
-            let then = if transient {
-                "; the command goes on, its log lines are kept and sent when the server is back"
-            } else {
-                "; the command goes on"
-            };
-            pf_common::cli::warn("pf-exec", format!("{what}: {error}{then}"));
-        }
+        self.tell(&error.to_string(), transient);
         if transient {
             self.retry_at = Some(Instant::now() + backoff_delay(self.failures, MAX_BACKOFF));
             self.failures = self.failures.saturating_add(1);
         } else {
             self.stopped = true;
         }
+    }
+
+    /// Say once on stderr that the server is not taking the run's record, and why.
+    fn tell(&mut self, why: &str, transient: bool) {
+        if self.told {
+            return;
+        }
+        self.told = true;
+        let what = match &self.run {
+            Some(run) => format!("flow run '{}' is not fully recorded", run.name),
+            None => "the flow run is not recorded yet".to_string(),
+        };
+        let then = if transient {
+            "; the command goes on, its log lines are kept and sent when the server is back"
+        } else {
+            "; the command goes on"
+        };
+        pf_common::cli::warn("pf-exec", format!("{what}: {why}{then}"));
+    }
+
+    /// Wait for the next try after a failure (a short pause without one): `false`, at once,
+    /// when recording stopped for good or `deadline` has passed.
+    pub fn wait_to_retry(&self, deadline: Instant) -> bool {
+        if self.stopped || Instant::now() >= deadline {
+            return false;
+        }
+        let wake = self
+            .retry_at
+            .unwrap_or_else(|| Instant::now() + Duration::from_millis(10));
+        std::thread::sleep(wake.min(deadline).saturating_duration_since(Instant::now()));
+        true
     }
 
     /// Create the run if it is not on the server yet (watch mode), as Running.
@@ -166,21 +203,25 @@ impl Recorder {
                 create_flow_run(client, body)
             });
             if let Some(created) = created {
-                self.run = Some(RunInfo::of(&created.run));
+                let run = RunInfo::of(&created.run);
+                if let Some(shipper) = &self.shipper {
+                    shipper.bind(&run.id);
+                }
+                self.run = Some(run);
                 self.new_run = None;
             }
         }
         self.run.clone()
     }
 
-    /// Send the log lines that are due (all of them with `all`), and a heartbeat when one is due.
-    pub fn tick(&mut self, all: bool) {
+    /// Create the run when the server is back, say once if its lines cannot be sent, and send
+    /// a heartbeat when one is due.
+    pub fn tick(&mut self) {
         let Some(run) = self.ensure_run() else {
             return;
         };
-        if all || self.logs.batch_due() {
-            let logs = self.logs.clone();
-            self.attempt(|client| logs.ship(client, &run.id));
+        if let Some(why) = self.shipper.as_ref().and_then(LogShipper::outage) {
+            self.tell(&why, true);
         }
         if let Some(every) = self.heartbeat_every
             && Instant::now() >= self.next_heartbeat
@@ -211,27 +252,30 @@ impl Recorder {
         self.run.is_some()
     }
 
-    /// Wait (at most until `deadline`) for the server to take what is left: the run, its
-    /// lines, and `last` (a final-state proposal made by the caller). Returns whether all went.
-    pub fn flush(
-        &mut self,
-        deadline: Instant,
-        mut last: impl FnMut(&mut Recorder) -> bool,
-    ) -> bool {
-        loop {
-            self.tick(true);
-            if self.run.is_some() && self.logs.pending() == 0 && last(self) {
-                return true;
-            }
-            if self.stopped || Instant::now() >= deadline {
-                return false;
-            }
-            // No failure: what is left (the final line) goes at once; else wait for the backoff.
-            let wake = self
-                .retry_at
-                .unwrap_or_else(|| Instant::now() + Duration::from_millis(10));
-            std::thread::sleep(wake.min(deadline).saturating_duration_since(Instant::now()));
-        }
+    /// Send the log lines left, waiting for the server at most until `deadline` (lines of a
+    /// run the server never got are lost at once), and say what was stored.
+    pub fn finish_logs(&mut self, deadline: Instant) -> ShipReport {
+        let Some(shipper) = self.shipper.take() else {
+            return ShipReport::default();
+        };
+        let deadline = if self.run.is_some() {
+            deadline
+        } else {
+            Instant::now()
+        };
+        shipper.finish_by(deadline)
+    }
+}
+
+/// Lines are sent at most 1 s or 100 lines late; the shipper's outage notices are off, as the
+/// recorder says it once in its own words.
+fn ship_options() -> ShipOptions {
+    ShipOptions {
+        max_buffered_bytes: BUFFER_BYTES,
+        max_backoff: MAX_BACKOFF,
+        tool: "pf-exec".into(),
+        outage_notices: false,
+        ..ShipOptions::default()
     }
 }
 
