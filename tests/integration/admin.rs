@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::bulk_state::{bulk_server, count_on};
 use crate::fixture::{Fixture, Reply};
 use crate::harness::{Pf, Server, bin, pf, temp_dir, unique};
 
@@ -131,15 +132,18 @@ fn a_thousand_runs_piped_from_pf_get_are_deleted() {
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     let flow = crate::bulk_state::flow_with_scheduled_runs("rm-1000", 1000);
-    assert_eq!(count_runs(id(&flow)), 1000);
-    let listed = pf("pf-get")
+    assert_eq!(count_on(bulk_server(), id(&flow), None), 1000);
+    let listed = Pf::new("pf-get")
+        .server(bulk_server())
         .args(["flow-runs", "--flow", flow["name"].as_str().unwrap()])
         .args(["--state", "scheduled", "--all"])
         .run();
     listed.ok();
     assert_eq!(listed.json_lines().len(), 1000);
     let out = crate::bulk_state::run_bounded(
-        pf("pf-rm").args(["flow-runs", "--yes", "-v"]),
+        Pf::new("pf-rm")
+            .server(bulk_server())
+            .args(["flow-runs", "--yes", "-v"]),
         listed.stdout.clone(),
         Duration::from_secs(600),
     );
@@ -160,7 +164,7 @@ fn a_thousand_runs_piped_from_pf_get_are_deleted() {
         "{}",
         out.stderr
     );
-    assert_eq!(count_runs(id(&flow)), 0);
+    assert_eq!(count_on(bulk_server(), id(&flow), None), 0);
 }
 
 #[test]

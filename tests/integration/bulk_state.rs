@@ -12,14 +12,27 @@ fn id(v: &Value) -> &str {
 }
 
 fn count(flow_id: &str, state_type: &str) -> u64 {
-    Server::shared()
+    count_on(Server::shared(), flow_id, Some(state_type))
+}
+
+/// How many runs of the flow `server` has (in `state_type`, when given).
+pub(crate) fn count_on(server: &Server, flow_id: &str, state_type: Option<&str>) -> u64 {
+    let mut filter = json!({"flows": {"id": {"any_": [flow_id]}}});
+    if let Some(state_type) = state_type {
+        filter["flow_runs"] = json!({"state": {"type": {"any_": [state_type]}}});
+    }
+    server
         .api()
-        .post(
-            "flow_runs/count",
-            json!({"flows": {"id": {"any_": [flow_id]}}, "flow_runs": {"state": {"type": {"any_": [state_type]}}}}),
-        )
+        .post("flow_runs/count", filter)
         .as_u64()
         .unwrap()
+}
+
+/// The server of the 1 000-run tests: their own, so that a thousand orchestrated writes do
+/// not keep the shared SQLite server busy (503) for the tests running beside them.
+pub(crate) fn bulk_server() -> &'static Server {
+    static BULK: std::sync::OnceLock<Server> = std::sync::OnceLock::new();
+    BULK.get_or_init(|| Server::start(&[]))
 }
 
 /// A flow (name from `prefix`) with `n` Scheduled runs, made in one request: a paused
@@ -27,7 +40,7 @@ fn count(flow_id: &str, state_type: &str) -> u64 {
 /// test's back) with a one-minute schedule, asked to schedule exactly `n` runs
 /// (`POST /deployments/{id}/schedule`, one bulk insert). Returns the flow.
 pub(crate) fn flow_with_scheduled_runs(prefix: &str, n: usize) -> Value {
-    let api = Server::shared().api();
+    let api = bulk_server().api();
     let flow = api.flow(prefix, &[]);
     let deployment = api.deployment(
         id(&flow),
@@ -41,7 +54,7 @@ pub(crate) fn flow_with_scheduled_runs(prefix: &str, n: usize) -> Value {
     flow
 }
 
-/// The 1 000-run tests take turns: together they only make the shared SQLite server answer 503.
+/// The 1 000-run tests take turns on their server: together they only make it answer 503.
 pub(crate) static ONE_THOUSAND_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Run `tool` with `input` on stdin, bounded by `limit` (killed after it) instead of the
@@ -226,8 +239,9 @@ fn a_thousand_runs_piped_from_pf_get_are_cancelled() {
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     let flow = flow_with_scheduled_runs("bulk-cancel-1000", 1000);
-    assert_eq!(count(id(&flow), "SCHEDULED"), 1000);
-    let listed = pf("pf-get")
+    assert_eq!(count_on(bulk_server(), id(&flow), Some("SCHEDULED")), 1000);
+    let listed = Pf::new("pf-get")
+        .server(bulk_server())
         .args([
             "flow-runs",
             "--flow",
@@ -238,7 +252,9 @@ fn a_thousand_runs_piped_from_pf_get_are_cancelled() {
     listed.ok();
     assert_eq!(listed.json_lines().len(), 1000);
     let out = run_bounded(
-        pf("pf-state").args(["cancel", "--yes", "-v"]),
+        Pf::new("pf-state")
+            .server(bulk_server())
+            .args(["cancel", "--yes", "-v"]),
         listed.stdout.clone(),
         std::time::Duration::from_secs(600),
     );
@@ -266,6 +282,6 @@ fn a_thousand_runs_piped_from_pf_get_are_cancelled() {
         out.stderr
     );
     // The server's count agrees.
-    assert_eq!(count(id(&flow), "CANCELLED"), 1000);
-    assert_eq!(count(id(&flow), "SCHEDULED"), 0);
+    assert_eq!(count_on(bulk_server(), id(&flow), Some("CANCELLED")), 1000);
+    assert_eq!(count_on(bulk_server(), id(&flow), Some("SCHEDULED")), 0);
 }
