@@ -35,14 +35,7 @@ fn results(out: &crate::harness::Run) -> Vec<String> {
 }
 
 fn count_runs(flow_id: &str) -> u64 {
-    Server::shared()
-        .api()
-        .post(
-            "flow_runs/count",
-            json!({"flows": {"id": {"any_": [flow_id]}}}),
-        )
-        .as_u64()
-        .unwrap()
+    count_on(Server::shared(), flow_id, None)
 }
 
 fn status(path: &str) -> u16 {
