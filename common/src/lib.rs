@@ -16,9 +16,11 @@
 //! - [`objects`]: [`filters`] and [`paging`] (`*/filter` bodies and pages), [`listing`],
 //!   [`model`] (states, accessors), [`states`] (`set_state`, histories), [`resume`] (paused
 //!   runs), [`writes`] (a write verb over a batch of REFs)
-//! - [`watch`]: [`runs`] (creating runs idempotently), [`follow`] (the one watcher of runs:
-//!   pf-run --watch, pf-logs --follow, pf-wait), [`logs`], [`logstream`] (websockets), [`logship`] (the bounded log shipper), [`events`],
-//!   [`watchlist`] (`pf-get KIND --watch`), [`text_search`] (`--grep` where the server can't)
+//! - [`watch`]: [`runs`] (creating runs idempotently), [`watcher`] (the one watch loop, with
+//!   its outage rules), and its sources: [`follow`] (runs: pf-run --watch, pf-logs --follow,
+//!   pf-wait), [`events`] (`pf-get events --follow`) and [`watchlist`] (`pf-get KIND --watch`);
+//!   [`logs`], [`logstream`] (websockets), [`logship`] (the bounded log shipper),
+//!   [`text_search`] (`--grep` where the server can't)
 //! - [`kinds`]: the registry of kinds: per kind its REF forms, collection, columns and verbs
 //! - [`apply`]: create-or-update from files (pf-apply) and export of a server (pf-export)
 //! - [`error`]: typed errors and their exit codes; [`python`]: the user's Python interpreter
@@ -41,7 +43,7 @@ pub use args::{cli, complete, input, params, refs, time};
 pub use connect::{answer, client, cloud, config, outage, profiles, server};
 pub use objects::{filters, listing, model, paging, resume, states, writes};
 pub use present::{jq, liveregion, logprint, output, progress, runtree, tables, weburl};
-pub use watch::{events, follow, logs, logship, logstream, runs, text_search, watchlist};
+pub use watch::{events, follow, logs, logship, logstream, runs, text_search, watcher, watchlist};
 
 pub use client::Client;
 pub use error::{Error, Result};

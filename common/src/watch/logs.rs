@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
@@ -17,6 +17,7 @@ use crate::paging::Pages;
 use crate::server;
 use crate::text_search::TextQuery;
 use crate::time::{parse_api_time, to_api_time};
+use crate::watcher::Hold;
 
 /// Logs reach the server up to a few seconds after their timestamp (clients send them in
 /// batches), so each poll looks back this far and drops what it has already handed out.
@@ -185,8 +186,8 @@ pub struct LogPoller {
     cursor: Option<Timestamp>,
     /// Ids handed out within the look-back window, with their timestamps.
     seen: HashMap<String, Timestamp>,
-    /// After a lost connection: keep looking back from here until the instant passes.
-    hold: Option<(Timestamp, Instant)>,
+    /// After a lost connection: keep looking back to before it for a while.
+    hold: Hold,
 }
 
 impl LogPoller {
@@ -196,22 +197,14 @@ impl LogPoller {
             query,
             cursor: None,
             seen: HashMap::new(),
-            hold: None,
+            hold: Hold::default(),
         }
     }
 
     /// Where the next poll starts: the cursor less the look-back window, or further back while
     /// a hold is in force.
     fn poll_start(&mut self) -> Option<Timestamp> {
-        let start = self.cursor.map(|c| c - LOOK_BACK);
-        match self.hold {
-            Some((_, until)) if Instant::now() >= until => {
-                self.hold = None;
-                start
-            }
-            Some((from, _)) => Some(start.map_or(from, |s| s.min(from))),
-            None => start,
-        }
+        self.hold.apply(self.cursor.map(|c| c - LOOK_BACK))
     }
 
     /// Fetch the records not handed out yet (all pages), oldest first.
@@ -267,13 +260,8 @@ impl LogPoller {
     /// buffer logs while the server is away and send them late, with their old timestamps,
     /// possibly after newer ones have moved the cursor on.
     pub fn hold_here(&mut self, how_long: Duration) {
-        let from = self.poll_start();
-        if let Some(from) = from {
-            let until = Instant::now() + how_long;
-            self.hold = Some(match self.hold {
-                Some((held, _)) => (held.min(from), until),
-                None => (from, until),
-            });
+        if let Some(from) = self.poll_start() {
+            self.hold.hold(from, how_long);
         }
     }
 
@@ -296,7 +284,7 @@ impl LogPoller {
         if self.seen.contains_key(&id) {
             return None;
         }
-        let held = self.hold.map(|(from, _)| from);
+        let held = self.hold.from();
         if check_window
             && let Some(cursor) = self.cursor
             && ts < held.map_or(cursor - LOOK_BACK, |h| h.min(cursor - LOOK_BACK))

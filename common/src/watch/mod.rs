@@ -8,4 +8,5 @@ pub mod logship;
 pub mod logstream;
 pub mod runs;
 pub mod text_search;
+pub mod watcher;
 pub mod watchlist;
