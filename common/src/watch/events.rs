@@ -1,36 +1,31 @@
-//! Following events as they happen (`pf-get events --follow`, `pf-get KIND --watch`).
+//! Following events as they happen (`pf-get events --follow`): a source of the one watch loop
+//! ([`crate::watcher`]), which owns the websocket, the polling schedule and the outage rules.
 //!
 //! Where the server streams `/events/out` (subprotocol `prefect`: auth, then an `EventFilter`
 //! with a backfill of the filter's recent past) events arrive through it within milliseconds;
 //! `/events/filter` is polled in any case, oldest first, following `next_page` tokens, as the
 //! source of truth (the socket drops events for a slow subscriber, and sees nothing while it
 //! reconnects). Both feed one de-duplication by event id, so nothing is printed twice; after a
-//! lost connection the poller looks back to before the outage and the socket backfills from
-//! the last event seen, so nothing is lost.
+//! lost connection the poller looks back to before the outage (the watcher's hold) and the
+//! socket backfills from the last event seen, so nothing is lost.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::convert::Infallible;
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use crate::client::Client;
 use crate::error::Result;
-use crate::logstream::{LiveStream, StreamEvent, Topic};
-use crate::outage::Outage;
+use crate::logstream::Topic;
 use crate::paging::EventPages;
 use crate::time::{parse_api_time, to_api_time};
+use crate::watcher::{Control, Hold, Source, Stop, WatchSettings, Watcher};
 
-/// Poll interval while the websocket does not deliver events.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// Poll interval while the websocket delivers events (a safety net for what it drops).
-pub const STREAM_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// How far behind the newest event a poll looks: the server persists events in batches
 /// (every few seconds), and an event's `occurred` is its emitter's clock.
 pub const LOOKBACK: SignedDuration = SignedDuration::from_secs(30);
-/// After a reconnection, how long polls keep looking back to before the outage.
-pub const OUTAGE_HOLD: Duration = Duration::from_secs(60);
 
 /// What to follow.
 #[derive(Debug, Clone)]
@@ -110,7 +105,7 @@ pub fn filter_since(filter: &Value, since: Timestamp) -> Value {
 }
 
 /// Follow events matching `options`, handing each new one to `emit` (false: stop), until
-/// `emit` says stop or `timeout` runs out. A lost server is ridden out (see [`crate::outage`]).
+/// `emit` says stop or `timeout` runs out. A lost server is ridden out (see [`crate::watcher`]).
 pub fn follow_events(
     client: &Client,
     options: &EventFollowOptions,
@@ -118,96 +113,100 @@ pub fn follow_events(
 ) -> Result<Stopped> {
     let from = options.since.unwrap_or_else(Timestamp::now);
     let mut seen = SeenEvents::default();
-    let deadline = options.timeout.map(|t| Instant::now() + t);
-    let mut outage = Outage::new(options.tool);
     // The replay comes first, from the poller, so it prints in order; the socket then
     // backfills only from the newest event replayed.
     if options.since.is_some() && !poll(client, &options.filter, from, &mut seen, &mut emit)? {
         return Ok(Stopped::Done);
     }
-    let (tx, rx) = mpsc::channel::<StreamEvent>();
-    let live = options.stream.then(|| {
-        let live = LiveStream::start_topic(client.settings().clone(), Topic::Events, move |e| {
-            tx.send(e).is_ok()
-        });
-        live.set_filter(filter_since(&options.filter, seen.newest().unwrap_or(from)));
-        live
+    let stream = options
+        .stream
+        .then(|| (client.settings().clone(), Topic::Events));
+    let (mut watcher, _) = Watcher::new(WatchSettings {
+        timeout: options.timeout,
+        verbose: client.verbose(),
+        ..WatchSettings::new(options.tool, stream)
     });
-    // Polls look back to `.0` at least until `.1` (set while the server is gone and for a
-    // while after: emitters send what they buffered late).
-    let mut hold: Option<(Timestamp, Instant)> = None;
-    let mut streaming = false;
-    let mut next_poll = Instant::now();
-    loop {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(Stopped::TimedOut);
-        }
-        let mut wake = next_poll;
-        if let Some(d) = deadline {
-            wake = wake.min(d);
-        }
-        match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-            Ok(StreamEvent::Record(event)) => {
-                streaming = true;
-                if seen.admit(&event) {
-                    if let (Some(live), Some(newest)) = (&live, seen.newest()) {
-                        live.update_filter(filter_since(&options.filter, newest));
-                    }
-                    if !emit(event)? {
-                        return Ok(Stopped::Done);
-                    }
-                }
-                continue;
+    watcher
+        .control()
+        .set_filter(filter_since(&options.filter, seen.newest().unwrap_or(from)));
+    let mut source = EventSource {
+        client,
+        filter: &options.filter,
+        from,
+        seen,
+        hold: Hold::default(),
+        emit,
+    };
+    match watcher.run(&mut source)? {
+        Stop::TimedOut => Ok(Stopped::TimedOut),
+        Stop::Finished | Stop::Interrupted => Ok(Stopped::Done),
+    }
+}
+
+/// Events as a [`Source`] of the watcher: the socket's and the polls' events through one
+/// de-duplication.
+struct EventSource<'a, E> {
+    client: &'a Client,
+    filter: &'a Value,
+    /// No event before this is wanted.
+    from: Timestamp,
+    seen: SeenEvents,
+    /// After an outage, polls look back to before it (emitters send what they buffered late).
+    hold: Hold,
+    emit: E,
+}
+
+impl<E: FnMut(Value) -> Result<bool>> EventSource<'_, E> {
+    /// Where the next poll starts: [`LOOKBACK`] behind the newest event, or further back
+    /// while held.
+    fn next_since(&mut self) -> Timestamp {
+        let newest = self.seen.newest().unwrap_or(self.from);
+        let since = newest
+            .checked_sub(LOOKBACK)
+            .unwrap_or(newest)
+            .max(self.from);
+        self.hold.apply(Some(since)).unwrap_or(since)
+    }
+}
+
+impl<E: FnMut(Value) -> Result<bool>> Source for EventSource<'_, E> {
+    type Message = Infallible;
+
+    fn on_record(&mut self, event: Value, control: &mut Control) -> Result<()> {
+        control.streaming();
+        if self.seen.admit(&event) {
+            if let Some(newest) = self.seen.newest() {
+                // A reconnection backfills from here rather than from the start.
+                control.update_filter(filter_since(self.filter, newest));
             }
-            Ok(StreamEvent::Connected) => {
-                if client.verbose() {
-                    eprintln!("pf: events/out websocket subscribed");
-                }
-                continue;
-            }
-            Ok(StreamEvent::Lost(why) | StreamEvent::Unavailable(why)) => {
-                if client.verbose() {
-                    eprintln!("pf: events/out websocket: {why}; polling");
-                }
-                streaming = false;
-                next_poll = next_poll.min(Instant::now() + POLL_INTERVAL);
-                continue;
-            }
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
-        }
-        if Instant::now() < next_poll {
-            continue;
-        }
-        let newest = seen.newest().unwrap_or(from);
-        let mut since = newest.checked_sub(LOOKBACK).unwrap_or(newest).max(from);
-        if let Some((held, _)) = hold {
-            since = since.min(held);
-        }
-        match poll(client, &options.filter, since, &mut seen, &mut emit) {
-            Ok(false) => return Ok(Stopped::Done),
-            Ok(true) => {
-                if outage.up().is_some() {
-                    let held = hold.map_or(since, |(h, _)| h);
-                    hold = Some((held, Instant::now() + OUTAGE_HOLD));
-                } else if hold.is_some_and(|(_, until)| Instant::now() >= until) {
-                    hold = None;
-                }
-                seen.forget_before(since.checked_sub(LOOKBACK).unwrap_or(since));
-                next_poll = Instant::now()
-                    + if streaming {
-                        STREAM_POLL_INTERVAL
-                    } else {
-                        POLL_INTERVAL
-                    };
-            }
-            Err(e) => {
-                if outage.is_up() {
-                    let far = Instant::now() + crate::outage::GIVE_UP_AFTER + OUTAGE_HOLD;
-                    hold = Some((since, far));
-                }
-                next_poll = Instant::now() + outage.down(e)?;
+            if !(self.emit)(event)? {
+                control.finish();
             }
         }
+        Ok(())
+    }
+
+    fn tick(&mut self, control: &mut Control) -> Result<()> {
+        let since = self.next_since();
+        if !poll(
+            self.client,
+            self.filter,
+            since,
+            &mut self.seen,
+            &mut self.emit,
+        )? {
+            control.finish();
+            return Ok(());
+        }
+        self.seen
+            .forget_before(since.checked_sub(LOOKBACK).unwrap_or(since));
+        control.polled();
+        Ok(())
+    }
+
+    fn hold(&mut self, how_long: Duration, _reconnected: bool) {
+        let since = self.next_since();
+        self.hold.hold(since, how_long);
     }
 }
 

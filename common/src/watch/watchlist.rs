@@ -8,10 +8,15 @@
 //! read at once, so changes show within a fraction of a second; else reads come every
 //! [`POLL_INTERVAL`]. On a terminal the table is redrawn in place (rows that changed, with a
 //! CHANGE column); in a pipe each change is one NDJSON line `{"what":…,"object":…}`.
+//!
+//! The listing is a source of the one watch loop ([`crate::watcher`]), which owns the
+//! websocket, the schedule, the timeout and the outage rules; a read is whole, so it needs no
+//! look-back after an outage, and changes read but not shown when the server went away are
+//! shown on the next read.
 
 use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
 use std::io::Write;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -20,11 +25,11 @@ use serde_json::{Value, json};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::listing::{Rows, join};
-use crate::logstream::{LiveStream, StreamEvent, Topic};
-use crate::outage::Outage;
+use crate::logstream::Topic;
 use crate::output::{Cell, Format, Printer, table_lines, terminal_width};
 use crate::refs::str_field;
 use crate::time::parse_api_time;
+use crate::watcher::{Control, Source, WatchSettings, Watcher};
 
 /// How often the list is re-read when no event says it changed.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -97,66 +102,85 @@ pub fn by_id_body(path: &str, ids: &[String]) -> Option<Value> {
 }
 
 /// Watch until the timeout (or Ctrl-C, handled by the caller). Prints through `printer`.
-pub fn watch(client: &Client, printer: &mut Printer, mut options: WatchOptions<'_>) -> Result<()> {
-    let began = Timestamp::now();
-    let deadline = options.timeout.map(|t| Instant::now() + t);
-    let mut view = View::new(printer, options.rows);
-    let (tx, rx) = mpsc::channel::<StreamEvent>();
-    let _live = options.event_prefix.map(|prefix| {
-        let live = LiveStream::start_topic(client.settings().clone(), Topic::Events, move |e| {
-            tx.send(e).is_ok()
-        });
+pub fn watch(client: &Client, printer: &mut Printer, options: WatchOptions<'_>) -> Result<()> {
+    let stream = options
+        .event_prefix
+        .map(|_| (client.settings().clone(), Topic::Events));
+    let (mut watcher, _) = Watcher::new(WatchSettings {
+        // Events only say when to read: the reads keep one pace, streaming or not.
+        poll_interval: POLL_INTERVAL,
+        stream_poll_interval: POLL_INTERVAL,
+        timeout: options.timeout,
+        verbose: client.verbose(),
+        ..WatchSettings::new(options.tool, stream)
+    });
+    if let Some(prefix) = options.event_prefix {
         let mut filter = crate::events::filter_since(&json!({}), Timestamp::now());
         filter["event"] = json!({ "prefix": [prefix] });
-        live.set_filter(filter);
-        live
-    });
-    let mut known: HashMap<String, Value> = HashMap::new();
-    let mut outage = Outage::new(options.tool);
-    let mut first = true;
-    let mut next_read = Instant::now();
-    loop {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return view.finish();
-        }
-        let mut wake = next_read;
-        if let Some(d) = deadline {
-            wake = wake.min(d);
-        }
-        match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-            Ok(StreamEvent::Record(_)) => {
-                next_read = next_read.min(Instant::now() + EVENT_SETTLE);
-                continue;
-            }
-            Ok(_) => continue,
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
-        }
-        if Instant::now() < next_read {
-            continue;
-        }
-        match read_changes(client, &mut options, &mut known, began, first) {
-            Ok(changes) => {
-                outage.up();
-                first = false;
-                view.show(client, changes)?;
-                next_read = Instant::now() + POLL_INTERVAL;
-            }
-            Err(e) => next_read = Instant::now() + outage.down(e)?,
-        }
+        watcher.control().set_filter(filter);
+    }
+    let mut source = ListSource {
+        client,
+        view: View::new(printer, options.rows),
+        options,
+        known: HashMap::new(),
+        began: Timestamp::now(),
+        first: true,
+        pending: Vec::new(),
+    };
+    watcher.run(&mut source)?;
+    source.view.finish()
+}
+
+/// A listing as a [`Source`] of the watcher: each tick re-reads it and shows what changed.
+struct ListSource<'a, 'p> {
+    client: &'a Client,
+    options: WatchOptions<'a>,
+    view: View<'p>,
+    /// Every object shown, by id, as last read.
+    known: HashMap<String, Value>,
+    /// When the watch began (what was made since is `created`).
+    began: Timestamp,
+    /// The first read lists what is there.
+    first: bool,
+    /// Changes read but not shown yet (a lost server between the two: shown on the next tick).
+    pending: Vec<(Change, Value)>,
+}
+
+impl Source for ListSource<'_, '_> {
+    type Message = Infallible;
+
+    fn on_record(&mut self, _event: Value, control: &mut Control) -> Result<()> {
+        control.poll_by(Instant::now() + EVENT_SETTLE);
+        Ok(())
+    }
+
+    fn tick(&mut self, control: &mut Control) -> Result<()> {
+        read_changes(
+            &mut self.options,
+            &mut self.known,
+            self.began,
+            self.first,
+            &mut self.pending,
+        )?;
+        self.first = false;
+        self.view.show(self.client, &self.pending)?;
+        self.pending.clear();
+        control.polled();
+        Ok(())
     }
 }
 
-/// One read of the list, compared with what is known.
+/// One read of the list, compared with what is known: the changes go to `changes` as they
+/// are found (and `known` moves on with them), so a read that fails half way loses none.
 fn read_changes(
-    client: &Client,
     options: &mut WatchOptions<'_>,
     known: &mut HashMap<String, Value>,
     began: Timestamp,
     first: bool,
-) -> Result<Vec<(Change, Value)>> {
-    let _ = client;
+    changes: &mut Vec<(Change, Value)>,
+) -> Result<()> {
     let objects = (options.list)()?;
-    let mut changes = Vec::new();
     let mut present = HashSet::new();
     for object in objects {
         let id = str_field(&object, "id").to_string();
@@ -206,7 +230,7 @@ fn read_changes(
             }
         }
     }
-    Ok(changes)
+    Ok(())
 }
 
 /// Whether an object changed: its `updated` stamp where it has one, else any field.
@@ -248,7 +272,7 @@ impl<'p> View<'p> {
         }
     }
 
-    fn show(&mut self, client: &Client, changes: Vec<(Change, Value)>) -> Result<()> {
+    fn show(&mut self, client: &Client, changes: &[(Change, Value)]) -> Result<()> {
         if !self.live {
             let objects: Vec<Value> = changes.iter().map(|(_, o)| o.clone()).collect();
             let joined = if self.printer.needs_cells() {
@@ -257,6 +281,7 @@ impl<'p> View<'p> {
                 Default::default()
             };
             for (change, object) in changes {
+                let change = *change;
                 let line = json!({ "what": change.word(), "object": object });
                 let row = self.rows.row;
                 self.printer.object(&line, |l| {
@@ -268,11 +293,11 @@ impl<'p> View<'p> {
             return Ok(());
         }
         for (change, object) in changes {
-            let id = str_field(&object, "id").to_string();
+            let id = str_field(object, "id").to_string();
             if !self.shown.contains_key(&id) {
                 self.order.push(id.clone());
             }
-            self.shown.insert(id, (change, object));
+            self.shown.insert(id, (*change, object.clone()));
         }
         self.redraw(client)
     }
