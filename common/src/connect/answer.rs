@@ -492,7 +492,14 @@ mod tests {
     fn broken_arrays_and_consumer_errors_stop_the_walk() {
         let mut broken = Body::read_from(&b"[1, 2, oops]"[..], 4).unwrap();
         let mut count = 0;
-        assert!(broken.for_each_element(|_| Ok(count += 1)).is_err());
+        assert!(
+            broken
+                .for_each_element(|_| {
+                    count += 1;
+                    Ok(())
+                })
+                .is_err()
+        );
         assert_eq!(count, 2);
         assert!(!broken.is_json_list());
         let mut fine = Body::read_from(&b"[1, 2, 3]"[..], 4).unwrap();

@@ -690,39 +690,6 @@ fn json_write_error(e: serde_json::Error) -> Error {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tsv_escapes_tabs_and_newlines() {
-        assert_eq!(escape_tsv("a\tb\nc\\d"), "a\\tb\\nc\\\\d");
-    }
-
-    #[test]
-    fn tables_shrink_the_widest_column() {
-        let headers: Vec<String> = ["NAME", "MESSAGE", "AGE"].map(String::from).to_vec();
-        assert_eq!(
-            fit_to_width(&[10, 40, 5], &headers, Some(40)),
-            vec![10, 21, 5]
-        );
-        assert_eq!(fit_to_width(&[10, 40, 5], &headers, None), vec![10, 40, 5]);
-        let headers: Vec<String> = ["NAME", "ID"].map(String::from).to_vec();
-        assert_eq!(fit_to_width(&[30, 36], &headers, Some(50)), vec![12, 36]);
-        assert_eq!(truncate("abcdefgh", 5), "abcd…");
-        assert_eq!(truncate("a\tb\nc", 9), "a b c");
-    }
-
-    #[test]
-    fn rows_pad_but_do_not_trail() {
-        let row = vec![
-            ("a".to_string(), Style::Plain),
-            ("bb".to_string(), Style::Plain),
-        ];
-        assert_eq!(render_row(&row, &[3, 4], false), "a    bb");
-    }
-}
-
 /// A small aligned table as lines (for sections of a summary, or a live view redrawn in
 /// place): headers, then one line per row; no width fitting.
 pub fn table_lines(headers: &[&str], rows: &[Vec<Cell>], color: bool) -> Vec<String> {
@@ -755,4 +722,37 @@ pub fn table_lines(headers: &[&str], rows: &[Vec<Cell>], color: bool) -> Vec<Str
         lines.push(render_row(row, &widths, color));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsv_escapes_tabs_and_newlines() {
+        assert_eq!(escape_tsv("a\tb\nc\\d"), "a\\tb\\nc\\\\d");
+    }
+
+    #[test]
+    fn tables_shrink_the_widest_column() {
+        let headers: Vec<String> = ["NAME", "MESSAGE", "AGE"].map(String::from).to_vec();
+        assert_eq!(
+            fit_to_width(&[10, 40, 5], &headers, Some(40)),
+            vec![10, 21, 5]
+        );
+        assert_eq!(fit_to_width(&[10, 40, 5], &headers, None), vec![10, 40, 5]);
+        let headers: Vec<String> = ["NAME", "ID"].map(String::from).to_vec();
+        assert_eq!(fit_to_width(&[30, 36], &headers, Some(50)), vec![12, 36]);
+        assert_eq!(truncate("abcdefgh", 5), "abcd…");
+        assert_eq!(truncate("a\tb\nc", 9), "a b c");
+    }
+
+    #[test]
+    fn rows_pad_but_do_not_trail() {
+        let row = vec![
+            ("a".to_string(), Style::Plain),
+            ("bb".to_string(), Style::Plain),
+        ];
+        assert_eq!(render_row(&row, &[3, 4], false), "a    bb");
+    }
 }

@@ -435,6 +435,30 @@ pub fn read_logs(
     matching_pages(client, query, None, sort, window.head, &mut page)
 }
 
+/// Where following with `--tail N` starts: the oldest of the last N records of `query`, no
+/// earlier than its `since` (None: there are none).
+pub fn tail_start(client: &Client, query: &LogQuery, n: usize) -> Result<Option<Timestamp>> {
+    let mut newest = Vec::new();
+    read_logs(
+        client,
+        query,
+        LogWindow {
+            tail: Some(n),
+            ..Default::default()
+        },
+        |page| {
+            newest = page;
+            Ok(())
+        },
+    )?;
+    let oldest = newest
+        .first()
+        .and_then(|r| r.get("timestamp"))
+        .and_then(Value::as_str)
+        .and_then(crate::time::parse_api_time);
+    Ok(oldest.map(|ts| query.since.map_or(ts, |s| s.max(ts))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,28 +514,4 @@ mod tests {
         assert_eq!(header.find("MESSAGE"), line.find("hi"));
         assert_eq!(header.find("LEVEL"), line.find("INFO"));
     }
-}
-
-/// Where following with `--tail N` starts: the oldest of the last N records of `query`, no
-/// earlier than its `since` (None: there are none).
-pub fn tail_start(client: &Client, query: &LogQuery, n: usize) -> Result<Option<Timestamp>> {
-    let mut newest = Vec::new();
-    read_logs(
-        client,
-        query,
-        LogWindow {
-            tail: Some(n),
-            ..Default::default()
-        },
-        |page| {
-            newest = page;
-            Ok(())
-        },
-    )?;
-    let oldest = newest
-        .first()
-        .and_then(|r| r.get("timestamp"))
-        .and_then(Value::as_str)
-        .and_then(crate::time::parse_api_time);
-    Ok(oldest.map(|ts| query.since.map_or(ts, |s| s.max(ts))))
 }
