@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod follow;
+pub(crate) mod follower;
 pub mod logs;
 pub mod logship;
 pub mod logstream;
