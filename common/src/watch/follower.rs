@@ -337,12 +337,13 @@ impl<E: FnMut(FollowEvent<'_>) -> Result<()>> Source for Follower<'_, '_, E> {
         self.runs.iter().any(|r| !r.done && r.late_lines_in())
     }
 
-    fn stream_unavailable(&mut self, why: &str) -> Option<String> {
+    /// Said as a warning: without the stream, lines arrive up to a second later.
+    fn stream_unavailable(&mut self, why: &str) -> bool {
         warn(
             self.options.tool,
             crate::logstream::polling_notice(self.client, why),
         );
-        None
+        true
     }
 
     /// Check states and poll logs where due.

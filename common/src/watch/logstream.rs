@@ -40,7 +40,8 @@ pub enum Topic {
 }
 
 impl Topic {
-    fn path(self) -> &'static str {
+    /// The socket's path under the API URL (`logs/out`).
+    pub fn path(self) -> &'static str {
         match self {
             Topic::Logs => "logs/out",
             Topic::Events => "events/out",

@@ -1,5 +1,9 @@
 //! Runs, logs and events over time: creating and watching runs, reading, following and shipping
 //! logs, the server's websockets, followed events and watched lists.
+//!
+//! Following runs ([`follow`]), events ([`events`]) and lists ([`watchlist`]) are sources of
+//! one watch loop, [`watcher`], which owns the websocket, the polling schedule, the timeout
+//! and the outage rules for all three.
 
 pub mod events;
 pub mod follow;

@@ -224,7 +224,7 @@ pub struct FollowOutcome {
     pub runs: Vec<(Value, Option<bool>)>,
     /// `timeout` ran out first.
     pub timed_out: bool,
-    /// [`FollowOptions::interrupted`] said stop first.
+    /// [`crate::follow::FollowOptions::interrupted`] said stop first.
     pub interrupted: bool,
     /// Stopped at the first run that reached the target (`any`).
     pub any_reached: bool,

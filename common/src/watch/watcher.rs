@@ -198,9 +198,11 @@ pub trait Source {
         false
     }
 
-    /// The websocket will not stream (said once). By default traced with `-v`.
-    fn stream_unavailable(&mut self, why: &str) -> Option<String> {
-        Some(why.to_string())
+    /// The websocket will not stream (said once): true when the source told the user itself,
+    /// else the loop traces it with `-v` (the stream is only ever a shortcut).
+    fn stream_unavailable(&mut self, why: &str) -> bool {
+        let _ = why;
+        false
     }
 }
 
@@ -226,10 +228,10 @@ impl<M: Send + 'static> Watcher<M> {
                 tx.send(Wake::Stream(event)).is_ok()
             })
         });
-        let label = match settings.stream.as_ref().map(|(_, topic)| *topic) {
-            Some(Topic::Events) => "events/out",
-            _ => "logs/out",
-        };
+        let label = settings
+            .stream
+            .as_ref()
+            .map_or("", |(_, topic)| topic.path());
         let now = Instant::now();
         let control = Control {
             live,
@@ -322,7 +324,7 @@ impl<M: Send + 'static> Watcher<M> {
             }
             StreamEvent::Unavailable(why) => {
                 // Said once: the stream thread ends after reporting this.
-                if let Some(why) = source.stream_unavailable(&why) {
+                if !source.stream_unavailable(&why) {
                     self.trace(format!("pf: {} websocket: {why}; polling", self.label));
                 }
                 self.stream_stopped();
