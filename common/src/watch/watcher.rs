@@ -520,6 +520,23 @@ mod tests {
     }
 
     #[test]
+    fn polls_slow_down_while_the_socket_delivers_and_speed_up_when_it_is_lost() {
+        let (mut watcher, _) = Watcher::new(settings());
+        let mut source = Flaky::new(0, 1);
+        let before = Instant::now();
+        watcher.control.polled();
+        assert!(watcher.control.next_poll < before + STREAM_POLL_INTERVAL);
+        watcher.control.streaming();
+        watcher.control.polled();
+        assert!(watcher.control.next_poll >= before + STREAM_POLL_INTERVAL);
+        watcher
+            .on_stream(StreamEvent::Lost("closed".into()), &mut source)
+            .unwrap();
+        assert!(!watcher.control.streaming);
+        assert!(watcher.control.next_poll <= Instant::now() + POLL_INTERVAL);
+    }
+
+    #[test]
     fn a_hold_looks_back_until_it_runs_out() {
         let t = |s: &str| s.parse::<Timestamp>().unwrap();
         let mut hold = Hold::default();
