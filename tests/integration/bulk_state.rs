@@ -35,23 +35,10 @@ pub(crate) fn bulk_server() -> &'static Server {
     BULK.get_or_init(|| Server::start(&[]))
 }
 
-/// A flow (name from `prefix`) with `n` Scheduled runs, made in one request: a paused
-/// deployment (the server's scheduler leaves paused ones alone, so no run is added behind the
-/// test's back) with a one-minute schedule, asked to schedule exactly `n` runs
-/// (`POST /deployments/{id}/schedule`, one bulk insert). Returns the flow.
+/// A flow with `n` Scheduled runs on the 1 000-run tests' server (see
+/// [`crate::harness::Api::flow_with_scheduled_runs`]).
 pub(crate) fn flow_with_scheduled_runs(prefix: &str, n: usize) -> Value {
-    let api = bulk_server().api();
-    let flow = api.flow(prefix, &[]);
-    let deployment = api.deployment(
-        id(&flow),
-        "bulk",
-        json!({"paused": true, "schedules": [{"schedule": {"interval": 60}, "active": true}]}),
-    );
-    api.post(
-        &format!("deployments/{}/schedule", id(&deployment)),
-        json!({"min_runs": n, "max_runs": n}),
-    );
-    flow
+    bulk_server().api().flow_with_scheduled_runs(prefix, n)
 }
 
 /// The 1 000-run tests take turns on their server: together they only make it answer 503.

@@ -480,23 +480,26 @@ fn concurrent_pf_auth_edits_lose_nothing_and_a_symlink_stays_a_symlink() {
 fn all_never_prints_a_run_twice_while_runs_are_created() {
     use std::io::{BufRead, BufReader};
     let api = Server::shared().api();
-    let flow = api.flow("paging", &[]);
+    // 210 runs due in the next 210 minutes, made in one request.
+    let flow = api.flow_with_scheduled_runs("paging", 210);
     let flow_id = flow["id"].as_str().unwrap().to_string();
     let flow_name = flow["name"].as_str().unwrap().to_string();
-    for _ in 0..210 {
-        api.flow_run(&flow_id, "COMPLETED", &[]);
-    }
     let mut cmd = pf("pf-get")
         .args(["flow-runs", "--flow", &flow_name, "--all", "-o", "ndjson"])
         .command();
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // pf-get is now blocked writing the first page into the pipe: runs created now sort first
-    // (newest expected start) and shift the offset pages under it.
+    // pf-get is now blocked writing the first page into the pipe: runs created now, due later
+    // than all the others, sort first (newest expected start) and shift the offset pages
+    // under it.
     let first = lines.next().unwrap().unwrap();
     for _ in 0..20 {
-        api.flow_run(&flow_id, "COMPLETED", &[]);
+        api.post(
+            "flow_runs/",
+            json!({"flow_id": flow_id, "state": {"type": "SCHEDULED",
+                "state_details": {"scheduled_time": "2100-01-01T00:00:00Z"}}}),
+        );
     }
     let mut ids: Vec<String> = vec![first];
     ids.extend(lines.map(|l| l.unwrap()));

@@ -222,6 +222,19 @@ fn server_env(home: &Path, port: u16, extra: &[(&str, &str)]) -> Vec<(String, St
         ),
         ("PREFECT_LOGGING_LEVEL".into(), "WARNING".into()),
         ("PREFECT_SERVER_LOGGING_LEVEL".into(), "WARNING".into()),
+        // The cancellation clean-up service re-checks every run cancelled in the last day every
+        // 20 s and times out runs left Cancelling (tests cancel runs no worker will stop): on a
+        // server shared by every test that became a storm of background writes retried on
+        // "database is locked" (hundreds a minute), slowing everything else. No test relies on
+        // it; the worker stops the runs it executes itself. (API_… is the 2.x name.)
+        (
+            "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED".into(),
+            "false".into(),
+        ),
+        (
+            "PREFECT_API_SERVICES_CANCELLATION_CLEANUP_ENABLED".into(),
+            "false".into(),
+        ),
         ("DO_NOT_TRACK".into(), "1".into()),
     ];
     for (k, v) in extra {
@@ -504,6 +517,27 @@ impl Api {
             "flow_runs/",
             json!({ "flow_id": flow_id, "name": unique("run"), "state": { "type": state_type }, "tags": tags }),
         )
+    }
+
+    /// A flow (name from `prefix`) with `n` Scheduled runs, made in one request: a paused
+    /// deployment (the server's scheduler leaves paused ones alone, so no run is added behind
+    /// the test's back) with a one-minute schedule, asked to schedule exactly `n` runs
+    /// (`POST /deployments/{id}/schedule`, one bulk insert, instead of `n` POSTs that keep a
+    /// shared SQLite server busy for minutes). Returns the flow.
+    pub fn flow_with_scheduled_runs(&self, prefix: &str, n: usize) -> Value {
+        let flow = self.flow(prefix, &[]);
+        let flow_id = flow["id"].as_str().unwrap();
+        let deployment = self.deployment(
+            flow_id,
+            "bulk",
+            json!({"paused": true, "schedules": [{"schedule": {"interval": 60}, "active": true}]}),
+        );
+        let deployment_id = deployment["id"].as_str().unwrap();
+        self.post(
+            &format!("deployments/{deployment_id}/schedule"),
+            json!({"min_runs": n, "max_runs": n}),
+        );
+        flow
     }
 
     /// Create a deployment of `flow_id` named `name`.
