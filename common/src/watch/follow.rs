@@ -174,11 +174,13 @@ pub fn watch_run(
 
 /// The watcher's settings for `options`: `/logs/out` when following logs from a server that
 /// can stream them (it paces the log polls), and `/events/out` for the runs' state changes
-/// (where the server has no such socket, the states are polled as ever).
+/// (it paces the state checks, see `follower.rs`; where the server has no such socket, the
+/// states are polled as ever).
 fn watch_settings(client: &Client, options: &FollowOptions) -> WatchSettings {
     let server = client.settings();
     let mut streams = Vec::new();
-    if options.stream && options.logs {
+    let pace = (options.stream && options.logs).then_some(Topic::Logs);
+    if pace.is_some() {
         streams.push((server.clone(), Topic::Logs));
     }
     if crate::logstream::supported(server) {
@@ -186,6 +188,7 @@ fn watch_settings(client: &Client, options: &FollowOptions) -> WatchSettings {
     }
     WatchSettings {
         streams,
+        pace,
         timeout: options.timeout,
         interrupted: options.interrupted,
         verbose: client.verbose(),

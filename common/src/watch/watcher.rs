@@ -7,8 +7,8 @@
 //!   source sets and changes), whose items go to [`Source::on_record`];
 //! - the switch between polling fast (nothing streams) and slowly, as a safety net (the socket
 //!   delivers, but drops items for a slow subscriber and sees nothing while it reconnects):
-//!   each subscription says whether it delivers; the first one's status paces the poll
-//!   ([`Control::polled`]), and a source with schedules of its own reads the others'
+//!   each subscription says whether it delivers; one of them may pace the poll
+//!   ([`WatchSettings::pace`], [`Control::polled`]), and a source with schedules of its own reads the others'
 //!   ([`Control::delivers`]; runs: `/logs/out` paces the log polls, `/events/out` the state
 //!   checks);
 //! - the deadline (`--timeout`), the interrupt check and the source's own supervision;
@@ -62,9 +62,11 @@ pub enum Stop {
 /// How a [`Watcher`] runs.
 #[derive(Debug, Clone)]
 pub struct WatchSettings {
-    /// The websockets to subscribe to, one per topic (the source sets each one's filter). The
-    /// first one's delivery paces the poll ([`Control::polled`]).
+    /// The websockets to subscribe to, one per topic (the source sets each one's filter).
     pub streams: Vec<(Settings, Topic)>,
+    /// The topic whose delivery slows the poll to the safety net ([`Control::polled`]); None:
+    /// the poll keeps the fast pace (what streams only backs schedules of the source's own).
+    pub pace: Option<Topic>,
     /// Poll interval while nothing streams.
     pub poll_interval: Duration,
     /// Poll interval while the websocket delivers.
@@ -83,6 +85,7 @@ impl WatchSettings {
     /// Polling at [`POLL_INTERVAL`], and [`STREAM_POLL_INTERVAL`] while `stream` delivers.
     pub fn new(tool: &'static str, stream: Option<(Settings, Topic)>) -> Self {
         WatchSettings {
+            pace: stream.as_ref().map(|(_, topic)| *topic),
             streams: stream.into_iter().collect(),
             poll_interval: POLL_INTERVAL,
             stream_poll_interval: STREAM_POLL_INTERVAL,
@@ -107,6 +110,8 @@ struct Subscription {
 #[derive(Debug)]
 pub struct Control {
     subscriptions: Vec<Subscription>,
+    /// The topic that paces the poll ([`WatchSettings::pace`]).
+    pace: Option<Topic>,
     intervals: (Duration, Duration),
     next_poll: Instant,
     /// When the current tick began (the time its schedules compare with).
@@ -167,10 +172,10 @@ impl Control {
     }
 
     /// The source just polled: the next poll is one interval away (fast, or the safety net
-    /// while the first websocket delivers).
+    /// while the websocket that paces it delivers).
     pub fn polled(&mut self) {
-        let interval = match self.subscriptions.first() {
-            Some(first) => self.interval(first.topic),
+        let interval = match self.pace {
+            Some(topic) => self.interval(topic),
             None => self.intervals.0,
         };
         self.next_poll = Instant::now() + interval;
@@ -289,6 +294,7 @@ impl<M: Send + 'static> Watcher<M> {
         let now = Instant::now();
         let control = Control {
             subscriptions,
+            pace: settings.pace,
             intervals: (settings.poll_interval, settings.stream_poll_interval),
             next_poll: now,
             now,
@@ -394,16 +400,12 @@ impl<M: Send + 'static> Watcher<M> {
     /// The socket of `topic` does not deliver (for now): what it backed is polled fast again,
     /// starting within one fast interval.
     fn stream_stopped<S: Source<Message = M>>(&mut self, topic: Topic, source: &mut S) {
-        let Some(index) = self
-            .control
-            .subscriptions
-            .iter()
-            .position(|s| s.topic == topic)
-        else {
+        let subscriptions = &mut self.control.subscriptions;
+        let Some(subscription) = subscriptions.iter_mut().find(|s| s.topic == topic) else {
             return;
         };
-        self.control.subscriptions[index].delivers = false;
-        if index == 0 {
+        subscription.delivers = false;
+        if self.control.pace == Some(topic) {
             let fast = self.control.intervals.0;
             self.control.poll_by(Instant::now() + fast);
         }

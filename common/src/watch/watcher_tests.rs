@@ -134,16 +134,17 @@ fn server() -> Settings {
 }
 
 #[test]
-fn polls_slow_down_while_the_first_socket_delivers_and_speed_up_when_it_is_lost() {
+fn polls_slow_down_while_their_socket_delivers_and_speed_up_when_it_is_lost() {
     let (mut watcher, _) = Watcher::new(WatchSettings {
-        streams: vec![(server(), Topic::Logs), (server(), Topic::Events)],
+        streams: vec![(server(), Topic::Events), (server(), Topic::Logs)],
+        pace: Some(Topic::Logs),
         ..settings()
     });
     let mut source = Flaky::new(0, 1);
     let before = Instant::now();
     watcher.control.polled();
     assert!(watcher.control.next_poll < before + STREAM_POLL_INTERVAL);
-    // The second socket delivering says nothing about the poll, only about its own.
+    // Another socket delivering says nothing about the poll, only about its own.
     watcher.control.streaming(Topic::Events);
     watcher.control.polled();
     assert!(watcher.control.next_poll < before + STREAM_POLL_INTERVAL);
