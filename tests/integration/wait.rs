@@ -1,11 +1,15 @@
 //! pf-wait against the real server and the real process worker: fan-in of several runs, one
-//! failing; `--any`; `--timeout`.
+//! failing; `--any`; `--timeout`; a state change seen over the `/events/out` socket, and
+//! polled where a proxy refuses it.
 
-use std::time::Instant;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::harness::pf;
+use crate::fixture::{Fixture, Reply, forward};
+use crate::harness::{Api, Server, Supervised, bin, pf, temp_dir};
+use crate::logs::finish;
 use crate::worker::{Deployed, deployments};
 
 /// Start a run of `deployment` now; its id.
@@ -120,4 +124,113 @@ fn usage_errors_exit_2() {
     pf("pf-wait").args(["--for", "", "x"]).run().expect_code(2);
     // Nothing to wait for is no failure (an empty pipe).
     pf("pf-wait").run().ok();
+}
+
+/// `pf-wait -v --timeout 120s ID` against the API at `url` with `env` (`K=V ...`), supervised,
+/// with stdout, stderr and the exit code in files under `dir`.
+fn wait_in_background(url: &str, dir: &Path, env: &str, id: &str) -> Supervised {
+    let script = format!(
+        "env -i PATH=\"$PATH\" HOME={dir} PREFECT_HOME={dir} PREFECT_API_URL={url} {env} \
+         {pf_wait} -v --timeout 120s {id} >{dir}/out 2>{dir}/err; echo $? >{dir}/code",
+        dir = dir.display(),
+        pf_wait = bin("pf-wait").display(),
+    );
+    Supervised::start(
+        &["bash", "-c", &script],
+        &[],
+        dir,
+        dir.join("pipeline.log"),
+        1,
+    )
+}
+
+/// Wait (bounded) until pf-wait's stderr has a line for which `what` holds.
+fn wait_for_stderr(dir: &Path, what: impl Fn(&str) -> bool, label: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let err = std::fs::read_to_string(dir.join("err")).unwrap_or_default();
+        if err.lines().any(&what) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{label}; stderr:\n{err}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn running_run(api: &Api) -> String {
+    let flow = api.flow("wait-events", &[]);
+    let run = api.flow_run(flow["id"].as_str().unwrap(), "RUNNING", &[]);
+    run["id"].as_str().unwrap().to_string()
+}
+
+fn complete(api: &Api, id: &str) {
+    let answer = api.post(
+        &format!("flow_runs/{id}/set_state"),
+        json!({ "state": { "type": "COMPLETED" }, "force": true }),
+    );
+    assert_eq!(answer["status"], "ACCEPT", "{answer}");
+}
+
+#[test]
+fn a_state_change_arrives_over_the_events_socket() {
+    let server = Server::shared();
+    let api = server.api();
+    let id = running_run(&api);
+    let dir = temp_dir("wait-events");
+    // States are polled every 10 minutes here: only the socket can end the wait sooner.
+    let waiting = wait_in_background(&server.url, &dir, "PF_TEST_STATE_INTERVAL_MS=600000", &id);
+    wait_for_stderr(
+        &dir,
+        |l| l == "pf: events/out websocket subscribed",
+        "the events socket never subscribed",
+    );
+    // The server subscribes when it reads the filter, just after the line above.
+    std::thread::sleep(Duration::from_secs(1));
+    complete(&api, &id);
+    let (code, stdout, stderr) = finish(waiting, &dir, Duration::from_secs(90));
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    let row: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(row["state_type"], "COMPLETED", "{stdout}");
+}
+
+#[test]
+fn states_are_polled_where_the_events_socket_is_refused() {
+    let upstream = Server::shared().url.trim_end_matches("/api").to_string();
+    let proxy = Fixture::start(move |request, _| {
+        if request.path.starts_with("/api/events/out") {
+            Reply::json(403, json!({ "detail": "no websockets through this proxy" }))
+        } else {
+            forward(request, &upstream)
+        }
+    });
+    let api = Server::shared().api();
+    let id = running_run(&api);
+    let dir = temp_dir("wait-poll");
+    let waiting = wait_in_background(&proxy.url, &dir, "", &id);
+    wait_for_stderr(
+        &dir,
+        |l| l.starts_with("pf: events/out websocket: ") && l.ends_with("; polling"),
+        "the refused socket was not traced",
+    );
+    // pf-wait has seen the run Running: its end is for a later check to find.
+    let state_checks = || {
+        proxy
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/api/flow_runs/filter"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while state_checks() == 0 {
+        assert!(Instant::now() < deadline, "pf-wait never checked the state");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    complete(&api, &id);
+    let (code, stdout, stderr) = finish(waiting, &dir, Duration::from_secs(90));
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    let row: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(row["state_type"], "COMPLETED", "{stdout}");
+    // Nothing to warn about: states are polled as they always were.
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(state_checks() >= 2, "{} state checks", state_checks());
 }

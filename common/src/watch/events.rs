@@ -126,9 +126,10 @@ pub fn follow_events(
         verbose: client.verbose(),
         ..WatchSettings::new(options.tool, stream)
     });
-    watcher
-        .control()
-        .set_filter(filter_since(&options.filter, seen.newest().unwrap_or(from)));
+    watcher.control().set_filter(
+        Topic::Events,
+        filter_since(&options.filter, seen.newest().unwrap_or(from)),
+    );
     let mut source = EventSource {
         client,
         filter: &options.filter,
@@ -172,12 +173,12 @@ impl<E: FnMut(Value) -> Result<bool>> EventSource<'_, E> {
 impl<E: FnMut(Value) -> Result<bool>> Source for EventSource<'_, E> {
     type Message = Infallible;
 
-    fn on_record(&mut self, event: Value, control: &mut Control) -> Result<()> {
-        control.streaming();
+    fn on_record(&mut self, topic: Topic, event: Value, control: &mut Control) -> Result<()> {
+        control.streaming(topic);
         if self.seen.admit(&event) {
             if let Some(newest) = self.seen.newest() {
                 // A reconnection backfills from here rather than from the start.
-                control.update_filter(filter_since(self.filter, newest));
+                control.update_filter(topic, filter_since(self.filter, newest));
             }
             if !(self.emit)(event)? {
                 control.finish();

@@ -6,7 +6,9 @@
 //! events and watched lists.
 //!
 //! Every watched run's state is checked in one batched request per tick (with [`FollowOptions::states`]
-//! also its full state history, so a Pending of 200 ms between two ticks is still handed out).
+//! also its full state history, so a Pending of 200 ms between two ticks is still handed out):
+//! every [`STATE_INTERVAL`], and at once when the `/events/out` socket announces a state
+//! change of a followed run (then the regular checks slow down to a safety net).
 //! Polling `/logs/filter` with a timestamp cursor (de-duplicated by log id, see
 //! [`crate::logs::LogPoller`]) works on any server and is the source of truth; where the server
 //! streams `/logs/out` ([`crate::logstream`]), records arrive through it first, with lower
@@ -171,14 +173,26 @@ pub fn watch_run(
 }
 
 /// The watcher's settings for `options`: `/logs/out` when following logs from a server that
-/// can stream them.
+/// can stream them (it paces the log polls), and `/events/out` for the runs' state changes
+/// (it paces the state checks, see `follower.rs`; where the server has no such socket, the
+/// states are polled as ever).
 fn watch_settings(client: &Client, options: &FollowOptions) -> WatchSettings {
-    let stream = (options.stream && options.logs).then(|| (client.settings().clone(), Topic::Logs));
+    let server = client.settings();
+    let mut streams = Vec::new();
+    let pace = (options.stream && options.logs).then_some(Topic::Logs);
+    if pace.is_some() {
+        streams.push((server.clone(), Topic::Logs));
+    }
+    if crate::logstream::supported(server) {
+        streams.push((server.clone(), Topic::Events));
+    }
     WatchSettings {
+        streams,
+        pace,
         timeout: options.timeout,
         interrupted: options.interrupted,
         verbose: client.verbose(),
-        ..WatchSettings::new(options.tool, stream)
+        ..WatchSettings::new(options.tool, None)
     }
 }
 

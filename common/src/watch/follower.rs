@@ -1,12 +1,22 @@
 //! Flow runs as a [`Source`] of the one watch loop ([`crate::watcher`]): what
-//! [`crate::follow`] plugs in. The loop owns the `/logs/out` subscription, the poll schedule,
-//! the timeout and interrupt, and the outage rules; this owns the runs: REFs as they arrive,
-//! one batched state check per [`STATE_INTERVAL`], each run's log poller, its late lines after
-//! it ends, and the process executing it (`pf-run --watch`).
+//! [`crate::follow`] plugs in. The loop owns the `/logs/out` and `/events/out` subscriptions,
+//! the poll schedule, the timeout and interrupt, and the outage rules; this owns the runs:
+//! REFs as they arrive, one batched state check per [`STATE_INTERVAL`], each run's log
+//! poller, its late lines after it ends, and the process executing it (`pf-run --watch`).
+//!
+//! The events socket is subscribed to the runs' state changes (`prefect.flow-run.*` of the
+//! runs followed; with the tree also `prefect.task-run.*` related to them). An event is only
+//! a signal: it brings the next state check forward (at most one per [`EVENT_GAP`]), and the
+//! batched read stays the source of truth, so the states handed out are the same, each once.
+//! The server may send the event before its transaction is visible to a read: a check that
+//! does not yet show the state an event announced is repeated every [`EVENT_GAP`] for up to
+//! [`ANNOUNCED_FOR`]. While the socket delivers, the checks slow down to a safety net (except
+//! for the live tree, whose durations tick every second).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::cli::warn;
@@ -17,11 +27,25 @@ use crate::follow::{
     STATE_INTERVAL,
 };
 use crate::logs::LogPoller;
+use crate::logstream::Topic;
 use crate::refs::{self, str_field};
 use crate::runs::{FollowOutcome, is_final_log};
 use crate::runtree;
 use crate::states::{self, RunKind, TargetState};
-use crate::watcher::{Control, Source, Stop};
+use crate::watcher::{Control, STREAM_POLL_INTERVAL, Source, Stop};
+
+/// Two state checks brought forward by events are at least this far apart (a state change
+/// comes in bursts: Pending, Running, and a backfill of the recent past on each connection).
+pub const EVENT_GAP: Duration = Duration::from_millis(100);
+/// How long a state announced by an event, but not yet shown by a check, is checked again.
+pub const ANNOUNCED_FOR: Duration = Duration::from_secs(3);
+/// How far back the events socket backfills on each (re)connection: a state change between
+/// the first check and the subscription is not missed (`occurred` is the server's clock).
+const EVENTS_BACKFILL: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// Only for tests: the state check interval in ms while the events socket does not deliver
+/// (a long one proves that states arrive over the socket).
+const STATE_INTERVAL_ENV: &str = "PF_TEST_STATE_INTERVAL_MS";
 
 /// What the REF reader thread sends.
 #[derive(Debug)]
@@ -41,6 +65,13 @@ pub(crate) struct Follower<'a, 'p, E> {
     /// No more REFs can come (so when every run is done, so is the follow).
     pub(crate) refs_done: bool,
     next_state: Instant,
+    /// When the last state check began.
+    last_check: Option<Instant>,
+    /// The state check interval while the events socket does not deliver.
+    state_interval: Duration,
+    /// States announced by events and not yet shown by a check: (run id, when the state
+    /// began, until when to look for it).
+    announced: Vec<(String, Timestamp, Instant)>,
     /// Asked every 100 ms whether the process executing the run is over.
     process: Option<ProcessCheck<'p>>,
     emit: E,
@@ -61,6 +92,12 @@ impl<'a, 'p, E: FnMut(FollowEvent<'_>) -> Result<()>> Follower<'a, 'p, E> {
             outcome: FollowOutcome::default(),
             refs_done: false,
             next_state: Instant::now(),
+            last_check: None,
+            state_interval: std::env::var(STATE_INTERVAL_ENV)
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map_or(STATE_INTERVAL, Duration::from_millis),
+            announced: Vec::new(),
             process,
             emit,
         }
@@ -132,6 +169,7 @@ impl<'a, 'p, E: FnMut(FollowEvent<'_>) -> Result<()>> Follower<'a, 'p, E> {
                 )?;
             }
             self.runs.push(followed);
+            control.set_filter(Topic::Events, self.events_filter());
             return Ok(());
         }
         let mut first = followed.poller.poll(self.client)?;
@@ -156,8 +194,91 @@ impl<'a, 'p, E: FnMut(FollowEvent<'_>) -> Result<()>> Follower<'a, 'p, E> {
             control.poll_by(now + LATE_WINDOW - ended_ago);
         }
         self.runs.push(followed);
-        control.set_filter(self.stream_filter());
+        control.set_filter(Topic::Logs, self.stream_filter());
+        control.set_filter(Topic::Events, self.events_filter());
         Ok(())
+    }
+
+    /// The events socket's filter: the state changes of every run still followed (with the
+    /// tree also those of their task runs, which name the flow run as a related resource).
+    fn events_filter(&self) -> Value {
+        let ids: Vec<String> = self
+            .runs
+            .iter()
+            .filter(|r| !r.done)
+            .map(|r| format!("prefect.flow-run.{}", r.id))
+            .collect();
+        let since = Timestamp::now()
+            .checked_sub(EVENTS_BACKFILL)
+            .unwrap_or_else(|_| Timestamp::now());
+        let mut filter = crate::events::filter_since(&json!({}), since);
+        if self.options.tree {
+            filter["event"] = json!({ "prefix": ["prefect.flow-run.", "prefect.task-run."] });
+            filter["any_resource"] = json!({ "id": ids });
+        } else {
+            filter["event"] = json!({ "prefix": ["prefect.flow-run."] });
+            filter["resource"] = json!({ "id": ids });
+        }
+        filter
+    }
+
+    /// An event from the events socket: a state change of a followed run (or of one of its
+    /// task runs) brings the next state check forward.
+    fn on_event(&mut self, event: &Value) {
+        let name = str_field(event, "event");
+        let resource = event
+            .pointer("/resource/prefect.resource.id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if name.starts_with("prefect.flow-run.") {
+            let id = resource
+                .strip_prefix("prefect.flow-run.")
+                .unwrap_or_default();
+            if !self.runs.iter().any(|r| r.id == id && r.ended_at.is_none()) {
+                return;
+            }
+            let occurred = str_field(event, "occurred");
+            if let Some(occurred) = crate::time::parse_api_time(occurred) {
+                let until = Instant::now() + ANNOUNCED_FOR;
+                self.announced.push((id.to_string(), occurred, until));
+            }
+        } else if !(self.options.tree && name.starts_with("prefect.task-run.")) {
+            return;
+        }
+        let soonest = self.last_check.map_or(Instant::now(), |at| at + EVENT_GAP);
+        self.next_state = self.next_state.min(soonest.max(Instant::now()));
+    }
+
+    /// The state checks' interval: the safety net while the events socket delivers, unless a
+    /// live tree is kept (it is redrawn from each check).
+    fn state_interval(&self, control: &Control) -> Duration {
+        if control.delivers(Topic::Events) && !self.options.tree {
+            self.state_interval.max(STREAM_POLL_INTERVAL)
+        } else {
+            self.state_interval
+        }
+    }
+
+    /// Forget the announced states a check has shown (or that no longer matter); while one is
+    /// still to show, check again soon.
+    fn settle_announced(&mut self) {
+        let now = Instant::now();
+        let runs = &self.runs;
+        self.announced.retain(|(id, occurred, until)| {
+            let Some(run) = runs.iter().find(|r| &r.id == id) else {
+                return false;
+            };
+            let shown = run
+                .object
+                .pointer("/state/timestamp")
+                .and_then(Value::as_str)
+                .and_then(crate::time::parse_api_time)
+                .is_some_and(|at| at >= *occurred);
+            now < *until && !shown && run.ended_at.is_none() && run.reached.is_none()
+        });
+        if !self.announced.is_empty() {
+            self.next_state = self.next_state.min(now + EVENT_GAP);
+        }
     }
 
     /// The websocket filter for every run still followed.
@@ -267,12 +388,17 @@ impl<'a, 'p, E: FnMut(FollowEvent<'_>) -> Result<()>> Follower<'a, 'p, E> {
 impl<E: FnMut(FollowEvent<'_>) -> Result<()>> Source for Follower<'_, '_, E> {
     type Message = RefMessage;
 
-    fn on_record(&mut self, record: Value, control: &mut Control) -> Result<()> {
+    fn on_record(&mut self, topic: Topic, record: Value, control: &mut Control) -> Result<()> {
+        if topic == Topic::Events {
+            control.streaming(topic);
+            self.on_event(&record);
+            return Ok(());
+        }
         let run_id = str_field(&record, "flow_run_id");
         if let Some(run) = self.runs.iter_mut().find(|r| r.id == run_id && !r.done)
             && let Some(record) = run.poller.admit_streamed(record)
         {
-            control.streaming();
+            control.streaming(topic);
             run.final_line |= is_final_log(&record);
             (self.emit)(FollowEvent::Record(run, record))?;
         }
@@ -337,8 +463,12 @@ impl<E: FnMut(FollowEvent<'_>) -> Result<()>> Source for Follower<'_, '_, E> {
         self.runs.iter().any(|r| !r.done && r.late_lines_in())
     }
 
-    /// Said as a warning: without the stream, lines arrive up to a second later.
-    fn stream_unavailable(&mut self, why: &str) -> bool {
+    /// Said as a warning for logs: without the stream, lines arrive up to a second later
+    /// (without the events socket, states are checked every second as ever: traced with `-v`).
+    fn stream_unavailable(&mut self, topic: Topic, why: &str) -> bool {
+        if topic != Topic::Logs {
+            return false;
+        }
         warn(
             self.options.tool,
             crate::logstream::polling_notice(self.client, why),
@@ -346,13 +476,23 @@ impl<E: FnMut(FollowEvent<'_>) -> Result<()>> Source for Follower<'_, '_, E> {
         true
     }
 
+    /// Without the events socket, states are checked at the fast pace again.
+    fn stream_stopped(&mut self, topic: Topic, _control: &mut Control) {
+        if topic == Topic::Events {
+            let fast = Instant::now() + self.state_interval;
+            self.next_state = self.next_state.min(fast);
+        }
+    }
+
     /// Check states and poll logs where due.
     fn tick(&mut self, control: &mut Control) -> Result<()> {
         let now = control.now();
         if now >= self.next_state {
             // Before the check, which may ask for another at once (a run it just failed).
-            self.next_state = now + STATE_INTERVAL;
+            self.next_state = now + self.state_interval(control);
+            self.last_check = Some(now);
             self.check_states(control)?;
+            self.settle_announced();
             (self.emit)(FollowEvent::Checked(&self.runs))?;
         }
         let (client, options) = (self.client, self.options);

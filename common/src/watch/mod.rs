@@ -2,7 +2,7 @@
 //! logs, the server's websockets, followed events and watched lists.
 //!
 //! Following runs ([`follow`]), events ([`events`]) and lists ([`watchlist`]) are sources of
-//! one watch loop, [`watcher`], which owns the websocket, the polling schedule, the timeout
+//! one watch loop, [`watcher`], which owns the websockets, the polling schedule, the timeout
 //! and the outage rules for all three.
 
 pub mod events;

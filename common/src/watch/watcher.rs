@@ -3,10 +3,14 @@
 //! (`pf-get KIND --watch`: [`crate::watchlist`]) are each a [`Source`] plugged into a
 //! [`Watcher`], which owns everything they have in common:
 //!
-//! - the websocket subscription ([`crate::logstream`]: a topic, and a filter the source sets
-//!   and changes), whose items go to [`Source::on_record`];
+//! - the websocket subscriptions ([`crate::logstream`]: one per topic, each with a filter the
+//!   source sets and changes), whose items go to [`Source::on_record`];
 //! - the switch between polling fast (nothing streams) and slowly, as a safety net (the socket
-//!   delivers, but drops items for a slow subscriber and sees nothing while it reconnects);
+//!   delivers, but drops items for a slow subscriber and sees nothing while it reconnects):
+//!   each subscription says whether it delivers; one of them may pace the poll
+//!   ([`WatchSettings::pace`], [`Control::polled`]), and a source with schedules of its own reads the others'
+//!   ([`Control::delivers`]; runs: `/logs/out` paces the log polls, `/events/out` the state
+//!   checks);
 //! - the deadline (`--timeout`), the interrupt check and the source's own supervision;
 //! - the one set of outage rules ([`crate::outage`]): a failed poll is reported, retried with
 //!   backoff, and resumed from the source's cursor, which looks back to before the outage for
@@ -34,12 +38,12 @@ pub const OUTAGE_HOLD: Duration = Duration::from_secs(60);
 /// How often an interrupt and the source's supervision are checked.
 const SUPERVISE_INTERVAL: Duration = Duration::from_millis(100);
 
-/// What wakes the loop: an item of the websocket, or a message of the source's own threads
+/// What wakes the loop: an item of a websocket, or a message of the source's own threads
 /// (e.g. REFs read from a slow pipe).
 #[derive(Debug)]
 pub enum Wake<M> {
-    /// From the websocket thread.
-    Stream(StreamEvent),
+    /// From the websocket thread of a topic.
+    Stream(Topic, StreamEvent),
     /// From the source's threads (see [`Watcher::new`]).
     Message(M),
 }
@@ -58,8 +62,11 @@ pub enum Stop {
 /// How a [`Watcher`] runs.
 #[derive(Debug, Clone)]
 pub struct WatchSettings {
-    /// The websocket to subscribe to (the source sets its filter), if any.
-    pub stream: Option<(Settings, Topic)>,
+    /// The websockets to subscribe to, one per topic (the source sets each one's filter).
+    pub streams: Vec<(Settings, Topic)>,
+    /// The topic whose delivery slows the poll to the safety net ([`Control::polled`]); None:
+    /// the poll keeps the fast pace (what streams only backs schedules of the source's own).
+    pub pace: Option<Topic>,
     /// Poll interval while nothing streams.
     pub poll_interval: Duration,
     /// Poll interval while the websocket delivers.
@@ -78,7 +85,8 @@ impl WatchSettings {
     /// Polling at [`POLL_INTERVAL`], and [`STREAM_POLL_INTERVAL`] while `stream` delivers.
     pub fn new(tool: &'static str, stream: Option<(Settings, Topic)>) -> Self {
         WatchSettings {
-            stream,
+            pace: stream.as_ref().map(|(_, topic)| *topic),
+            streams: stream.into_iter().collect(),
             poll_interval: POLL_INTERVAL,
             stream_poll_interval: STREAM_POLL_INTERVAL,
             timeout: None,
@@ -89,12 +97,22 @@ impl WatchSettings {
     }
 }
 
+/// One websocket subscription of the loop.
+#[derive(Debug)]
+struct Subscription {
+    topic: Topic,
+    live: LiveStream,
+    /// It delivers (an item came since it last connected): polls it backs can slow down.
+    delivers: bool,
+}
+
 /// What a source may ask of the loop from its callbacks.
 #[derive(Debug)]
 pub struct Control {
-    live: Option<LiveStream>,
+    subscriptions: Vec<Subscription>,
+    /// The topic that paces the poll ([`WatchSettings::pace`]).
+    pace: Option<Topic>,
     intervals: (Duration, Duration),
-    streaming: bool,
     next_poll: Instant,
     /// When the current tick began (the time its schedules compare with).
     now: Instant,
@@ -102,23 +120,50 @@ pub struct Control {
 }
 
 impl Control {
-    /// Subscribe with this filter (reconnecting if subscribed with another one).
-    pub fn set_filter(&self, filter: Value) {
-        if let Some(live) = &self.live {
-            live.set_filter(filter);
+    fn subscription(&self, topic: Topic) -> Option<&Subscription> {
+        self.subscriptions.iter().find(|s| s.topic == topic)
+    }
+
+    /// Subscribe to `topic` with this filter (reconnecting if subscribed with another one);
+    /// nothing happens without a subscription to it.
+    pub fn set_filter(&self, topic: Topic, filter: Value) {
+        if let Some(s) = self.subscription(topic) {
+            s.live.set_filter(filter);
         }
     }
 
-    /// Use this filter from the next reconnection on (a cursor to backfill from).
-    pub fn update_filter(&self, filter: Value) {
-        if let Some(live) = &self.live {
-            live.update_filter(filter);
+    /// Use this filter for `topic` from the next reconnection on (a cursor to backfill from).
+    pub fn update_filter(&self, topic: Topic, filter: Value) {
+        if let Some(s) = self.subscription(topic) {
+            s.live.update_filter(filter);
         }
     }
 
-    /// The websocket delivers: polls slow down to the safety net.
-    pub fn streaming(&mut self) {
-        self.streaming = true;
+    /// Whether the loop subscribes to `topic` (it may not be connected, or ever deliver).
+    pub fn subscribes(&self, topic: Topic) -> bool {
+        self.subscription(topic).is_some()
+    }
+
+    /// The websocket of `topic` delivers: polls it backs slow down to the safety net.
+    pub fn streaming(&mut self, topic: Topic) {
+        if let Some(s) = self.subscriptions.iter_mut().find(|s| s.topic == topic) {
+            s.delivers = true;
+        }
+    }
+
+    /// Whether the websocket of `topic` delivers (until it is lost or refused).
+    pub fn delivers(&self, topic: Topic) -> bool {
+        self.subscription(topic).is_some_and(|s| s.delivers)
+    }
+
+    /// The interval of a poll backed by `topic`: fast, or the safety net while it delivers.
+    pub fn interval(&self, topic: Topic) -> Duration {
+        let (fast, safety_net) = self.intervals;
+        if self.delivers(topic) {
+            safety_net
+        } else {
+            fast
+        }
     }
 
     /// Poll no later than `at`.
@@ -127,10 +172,13 @@ impl Control {
     }
 
     /// The source just polled: the next poll is one interval away (fast, or the safety net
-    /// while the websocket delivers).
+    /// while the websocket that paces it delivers).
     pub fn polled(&mut self) {
-        let (fast, safety_net) = self.intervals;
-        self.next_poll = Instant::now() + if self.streaming { safety_net } else { fast };
+        let interval = match self.pace {
+            Some(topic) => self.interval(topic),
+            None => self.intervals.0,
+        };
+        self.next_poll = Instant::now() + interval;
     }
 
     /// Whether the poll schedule is due in this tick.
@@ -154,8 +202,9 @@ pub trait Source {
     /// What the source's own threads send (see [`Watcher::new`]).
     type Message;
 
-    /// A record from the websocket (call [`Control::streaming`] when it counts as delivered).
-    fn on_record(&mut self, record: Value, control: &mut Control) -> Result<()>;
+    /// A record from the websocket of `topic` (call [`Control::streaming`] when it counts as
+    /// delivered).
+    fn on_record(&mut self, topic: Topic, record: Value, control: &mut Control) -> Result<()>;
 
     /// Poll the server (when [`Control::poll_due`], [`Source::due`] or [`Source::urgent`]).
     /// A connection loss returned here is an outage: the loop retries with backoff.
@@ -198,11 +247,17 @@ pub trait Source {
         false
     }
 
-    /// The websocket will not stream (said once): true when the source told the user itself,
-    /// else the loop traces it with `-v` (the stream is only ever a shortcut).
-    fn stream_unavailable(&mut self, why: &str) -> bool {
-        let _ = why;
+    /// The websocket of `topic` will not stream (said once): true when the source told the
+    /// user itself, else the loop traces it with `-v` (the stream is only ever a shortcut).
+    fn stream_unavailable(&mut self, topic: Topic, why: &str) -> bool {
+        let _ = (topic, why);
         false
+    }
+
+    /// The websocket of `topic` stopped delivering (lost, or refused): schedules of the
+    /// source's own that it backed speed up again.
+    fn stream_stopped(&mut self, topic: Topic, control: &mut Control) {
+        let _ = (topic, control);
     }
 }
 
@@ -213,30 +268,34 @@ pub struct Watcher<M> {
     rx: Receiver<Wake<M>>,
     control: Control,
     outage: Outage,
-    label: &'static str,
 }
 
 impl<M: Send + 'static> Watcher<M> {
     /// A watcher, and the sender for the source's own threads (drop it when there are none:
-    /// the loop notices when every sender is gone). The websocket thread starts now, but
-    /// connects only once the source sets a filter.
+    /// the loop notices when every sender is gone). The websocket threads start now, but each
+    /// connects only once the source sets its filter.
     pub fn new(settings: WatchSettings) -> (Self, Sender<Wake<M>>) {
         let (tx, rx) = mpsc::channel();
-        let live = settings.stream.as_ref().map(|(server, topic)| {
-            let tx = tx.clone();
-            LiveStream::start_topic(server.clone(), *topic, move |event| {
-                tx.send(Wake::Stream(event)).is_ok()
-            })
-        });
-        let label = settings
-            .stream
-            .as_ref()
-            .map_or("", |(_, topic)| topic.path());
+        let mut subscriptions: Vec<Subscription> = Vec::new();
+        for (server, topic) in &settings.streams {
+            if subscriptions.iter().any(|s| s.topic == *topic) {
+                continue;
+            }
+            let (tx, topic) = (tx.clone(), *topic);
+            let live = LiveStream::start_topic(server.clone(), topic, move |event| {
+                tx.send(Wake::Stream(topic, event)).is_ok()
+            });
+            subscriptions.push(Subscription {
+                topic,
+                live,
+                delivers: false,
+            });
+        }
         let now = Instant::now();
         let control = Control {
-            live,
+            subscriptions,
+            pace: settings.pace,
             intervals: (settings.poll_interval, settings.stream_poll_interval),
-            streaming: false,
             next_poll: now,
             now,
             finished: false,
@@ -247,7 +306,6 @@ impl<M: Send + 'static> Watcher<M> {
             rx,
             control,
             outage,
-            label,
         };
         (watcher, tx)
     }
@@ -280,7 +338,7 @@ impl<M: Send + 'static> Watcher<M> {
             }
             let timeout = wake.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(timeout) {
-                Ok(Wake::Stream(event)) => self.on_stream(event, source)?,
+                Ok(Wake::Stream(topic, event)) => self.on_stream(topic, event, source)?,
                 Ok(Wake::Message(message)) => source.on_message(message, &mut self.control)?,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
@@ -314,34 +372,44 @@ impl<M: Send + 'static> Watcher<M> {
 
     fn on_stream<S: Source<Message = M>>(
         &mut self,
+        topic: Topic,
         event: StreamEvent,
         source: &mut S,
     ) -> Result<()> {
+        let label = topic.path();
         match event {
-            StreamEvent::Record(record) => return source.on_record(record, &mut self.control),
-            StreamEvent::Connected => {
-                self.trace(format!("pf: {} websocket subscribed", self.label))
+            StreamEvent::Record(record) => {
+                return source.on_record(topic, record, &mut self.control);
             }
+            StreamEvent::Connected => self.trace(format!("pf: {label} websocket subscribed")),
             StreamEvent::Unavailable(why) => {
                 // Said once: the stream thread ends after reporting this.
-                if !source.stream_unavailable(&why) {
-                    self.trace(format!("pf: {} websocket: {why}; polling", self.label));
+                if !source.stream_unavailable(topic, &why) {
+                    self.trace(format!("pf: {label} websocket: {why}; polling"));
                 }
-                self.stream_stopped();
+                self.stream_stopped(topic, source);
             }
             StreamEvent::Lost(why) => {
-                self.trace(format!("pf: {} websocket: {why}; polling", self.label));
-                self.stream_stopped();
+                self.trace(format!("pf: {label} websocket: {why}; polling"));
+                self.stream_stopped(topic, source);
             }
         }
         Ok(())
     }
 
-    /// Nothing streams (for now): poll fast again, starting within one fast interval.
-    fn stream_stopped(&mut self) {
-        self.control.streaming = false;
-        let fast = self.control.intervals.0;
-        self.control.poll_by(Instant::now() + fast);
+    /// The socket of `topic` does not deliver (for now): what it backed is polled fast again,
+    /// starting within one fast interval.
+    fn stream_stopped<S: Source<Message = M>>(&mut self, topic: Topic, source: &mut S) {
+        let subscriptions = &mut self.control.subscriptions;
+        let Some(subscription) = subscriptions.iter_mut().find(|s| s.topic == topic) else {
+            return;
+        };
+        subscription.delivers = false;
+        if self.control.pace == Some(topic) {
+            let fast = self.control.intervals.0;
+            self.control.poll_by(Instant::now() + fast);
+        }
+        source.stream_stopped(topic, &mut self.control);
     }
 
     fn trace(&self, line: String) {
@@ -410,153 +478,5 @@ impl Hold {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::Error;
-
-    /// A source whose polls fail `failures` times, then succeed `successes` times and finish;
-    /// it records the holds it is asked for.
-    struct Flaky {
-        failures: u32,
-        successes: u32,
-        ticks: u32,
-        holds: Vec<(Duration, bool)>,
-        messages: Vec<u32>,
-        error: fn() -> Error,
-    }
-
-    impl Flaky {
-        fn new(failures: u32, successes: u32) -> Self {
-            Flaky {
-                failures,
-                successes,
-                ticks: 0,
-                holds: Vec::new(),
-                messages: Vec::new(),
-                error: || Error::Network {
-                    message: "connection refused".into(),
-                    hint: None,
-                },
-            }
-        }
-    }
-
-    impl Source for Flaky {
-        type Message = u32;
-
-        fn on_record(&mut self, _record: Value, _control: &mut Control) -> Result<()> {
-            Ok(())
-        }
-
-        fn tick(&mut self, control: &mut Control) -> Result<()> {
-            self.ticks += 1;
-            if self.failures > 0 {
-                self.failures -= 1;
-                return Err((self.error)());
-            }
-            self.successes -= 1;
-            if self.successes == 0 {
-                control.finish();
-            }
-            control.polled();
-            // Poll again at once: the test needs no waiting but the backoff's.
-            control.poll_by(Instant::now());
-            Ok(())
-        }
-
-        fn hold(&mut self, how_long: Duration, reconnected: bool) {
-            self.holds.push((how_long, reconnected));
-        }
-
-        fn on_message(&mut self, message: u32, _control: &mut Control) -> Result<()> {
-            self.messages.push(message);
-            Ok(())
-        }
-    }
-
-    fn settings() -> WatchSettings {
-        WatchSettings::new("pf-test", None)
-    }
-
-    #[test]
-    fn an_outage_holds_from_its_start_and_again_on_reconnection() {
-        let (watcher, _) = Watcher::new(settings());
-        let mut source = Flaky::new(2, 2);
-        assert_eq!(watcher.run(&mut source).unwrap(), Stop::Finished);
-        // Two failures and two successes: each failure retried, nothing skipped.
-        assert_eq!(source.ticks, 4);
-        // Held once when the outage began (not again on the second failure), once on return.
-        assert_eq!(
-            source.holds,
-            vec![(GIVE_UP_AFTER + OUTAGE_HOLD, false), (OUTAGE_HOLD, true)]
-        );
-    }
-
-    #[test]
-    fn an_error_that_is_no_outage_ends_the_loop() {
-        let (watcher, _) = Watcher::new(settings());
-        let mut source = Flaky::new(1, 1);
-        source.error = || Error::Usage {
-            message: "bad filter".into(),
-            hint: None,
-        };
-        assert!(matches!(watcher.run(&mut source), Err(Error::Usage { .. })));
-        assert!(source.holds.is_empty());
-    }
-
-    #[test]
-    fn messages_reach_the_source_and_the_deadline_stops_it() {
-        let (watcher, tx) = Watcher::new(WatchSettings {
-            timeout: Some(Duration::from_millis(50)),
-            ..settings()
-        });
-        tx.send(Wake::Message(7)).unwrap();
-        drop(tx);
-        // Never finishes by itself: a success at once, then only the schedule.
-        let mut source = Flaky::new(0, u32::MAX);
-        assert_eq!(watcher.run(&mut source).unwrap(), Stop::TimedOut);
-        assert_eq!(source.messages, vec![7]);
-        assert!(source.ticks >= 1);
-    }
-
-    #[test]
-    fn polls_slow_down_while_the_socket_delivers_and_speed_up_when_it_is_lost() {
-        let (mut watcher, _) = Watcher::new(settings());
-        let mut source = Flaky::new(0, 1);
-        let before = Instant::now();
-        watcher.control.polled();
-        assert!(watcher.control.next_poll < before + STREAM_POLL_INTERVAL);
-        watcher.control.streaming();
-        watcher.control.polled();
-        assert!(watcher.control.next_poll >= before + STREAM_POLL_INTERVAL);
-        watcher
-            .on_stream(StreamEvent::Lost("closed".into()), &mut source)
-            .unwrap();
-        assert!(!watcher.control.streaming);
-        assert!(watcher.control.next_poll <= Instant::now() + POLL_INTERVAL);
-    }
-
-    #[test]
-    fn a_hold_looks_back_until_it_runs_out() {
-        let t = |s: &str| s.parse::<Timestamp>().unwrap();
-        let mut hold = Hold::default();
-        assert_eq!(
-            hold.apply(Some(t("2024-05-01T12:00:00Z"))),
-            Some(t("2024-05-01T12:00:00Z"))
-        );
-        hold.hold(t("2024-05-01T11:00:00Z"), Duration::from_secs(60));
-        // A later hold never moves the point forward.
-        hold.hold(t("2024-05-01T11:30:00Z"), Duration::from_secs(60));
-        assert_eq!(
-            hold.apply(Some(t("2024-05-01T12:00:00Z"))),
-            Some(t("2024-05-01T11:00:00Z"))
-        );
-        assert_eq!(hold.apply(None), Some(t("2024-05-01T11:00:00Z")));
-        hold.hold(t("2024-05-01T11:00:00Z"), Duration::ZERO);
-        assert_eq!(
-            hold.apply(Some(t("2024-05-01T12:00:00Z"))),
-            Some(t("2024-05-01T12:00:00Z"))
-        );
-        assert_eq!(hold.from(), None);
-    }
-}
+#[path = "watcher_tests.rs"]
+mod tests;

@@ -117,7 +117,7 @@ pub fn watch(client: &Client, printer: &mut Printer, options: WatchOptions<'_>) 
     if let Some(prefix) = options.event_prefix {
         let mut filter = crate::events::filter_since(&json!({}), Timestamp::now());
         filter["event"] = json!({ "prefix": [prefix] });
-        watcher.control().set_filter(filter);
+        watcher.control().set_filter(Topic::Events, filter);
     }
     let mut source = ListSource {
         client,
@@ -150,7 +150,7 @@ struct ListSource<'a, 'p> {
 impl Source for ListSource<'_, '_> {
     type Message = Infallible;
 
-    fn on_record(&mut self, _event: Value, control: &mut Control) -> Result<()> {
+    fn on_record(&mut self, _: Topic, _event: Value, control: &mut Control) -> Result<()> {
         control.poll_by(Instant::now() + EVENT_SETTLE);
         Ok(())
     }
