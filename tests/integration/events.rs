@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::fixture::{Fixture, Reply, forward};
-use crate::harness::{Api, Server, Supervised, bin, temp_dir, unique};
-use crate::logs::finish;
+use crate::harness::{Api, Server, Supervised, temp_dir, unique};
+use crate::watch::{interrupt, pf_get_in_pipe_at};
 
 /// `pf-get events --follow ARGS` in a pipe against `server`, supervised, with stdout, stderr
 /// and the exit code in files under `dir`.
@@ -20,19 +20,7 @@ pub(crate) fn follow_events(server: &Server, dir: &Path, args: &str) -> Supervis
 
 /// `pf-get events --follow ARGS` against the API at `url` (see [`follow_events`]).
 fn follow_events_at(url: &str, dir: &Path, args: &str) -> Supervised {
-    let script = format!(
-        "env -i PATH=\"$PATH\" HOME={dir} PREFECT_HOME={dir} PREFECT_API_URL={url} \
-         {pf_get} events --follow {args} >{dir}/out 2>{dir}/err; echo $? >{dir}/code",
-        dir = dir.display(),
-        pf_get = bin("pf-get").display(),
-    );
-    Supervised::start(
-        &["bash", "-c", &script],
-        &[],
-        dir,
-        dir.join("pipeline.log"),
-        1,
-    )
+    pf_get_in_pipe_at(url, dir, &format!("events --follow {args}"))
 }
 
 fn set_state(api: &Api, run_id: &str, state_type: &str) {
@@ -84,7 +72,8 @@ fn follow_prints_a_runs_state_changes_in_order_across_a_server_restart() {
     let follower = follow_events(
         &server,
         &dir,
-        &format!("--resource prefect.flow-run.{run_id} --since {since} --timeout 90s"),
+        // The timeout only bounds a broken follower: the test interrupts it.
+        &format!("--resource prefect.flow-run.{run_id} --since {since} --timeout 300s"),
     );
     // The replay (--since) brings the Scheduled event of the run's creation.
     wait_for_lines(&dir, 1, "replay");
@@ -101,7 +90,7 @@ fn follow_prints_a_runs_state_changes_in_order_across_a_server_restart() {
     set_state(&api, &run_id, "COMPLETED");
     wait_for_lines(&dir, 6, "events after the restart");
 
-    let (code, stdout, stderr) = finish(follower, &dir, Duration::from_secs(180));
+    let (code, stdout, stderr) = interrupt(follower, &dir);
     assert_eq!(code, 0, "stderr:\n{stderr}");
     let printed = printed_lines(&dir);
     assert_eq!(
@@ -145,7 +134,7 @@ fn follow_polls_every_new_event_in_order_where_the_websocket_is_refused() {
     let follower = follow_events_at(
         &proxy.url,
         &dir,
-        &format!("--event '{prefix}.*' --timeout 45s"),
+        &format!("--event '{prefix}.*' --timeout 300s"),
     );
     // The follower has polled once: what is emitted from here on is new to it.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -176,7 +165,7 @@ fn follow_polls_every_new_event_in_order_where_the_websocket_is_refused() {
     }
     wait_for_lines(&dir, emitted.len(), "polled events");
 
-    let (code, stdout, stderr) = finish(follower, &dir, Duration::from_secs(120));
+    let (code, stdout, stderr) = interrupt(follower, &dir);
     assert_eq!(code, 0, "stderr:\n{stderr}");
     let ids = |events: &[Value]| -> Vec<String> {
         events
