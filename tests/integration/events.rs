@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::fixture::{Fixture, Reply, forward};
+use crate::fixture::Fixture;
 use crate::harness::{Api, Server, Supervised, temp_dir, unique};
 use crate::watch::{interrupt, pf_get_in_pipe_at};
 
@@ -119,15 +119,8 @@ fn follow_prints_a_runs_state_changes_in_order_across_a_server_restart() {
 
 #[test]
 fn follow_polls_every_new_event_in_order_where_the_websocket_is_refused() {
-    let upstream = Server::shared().url.trim_end_matches("/api").to_string();
     // The real server behind a proxy that answers the websocket upgrade with 403.
-    let proxy = Fixture::start(move |request, _| {
-        if request.path.starts_with("/api/events/out") {
-            Reply::json(403, json!({ "detail": "no websockets through this proxy" }))
-        } else {
-            forward(request, &upstream)
-        }
-    });
+    let proxy = Fixture::refusing_events_socket(&Server::shared().url);
     let requested = |prefix: &str| proxy.requests().iter().any(|r| r.path.starts_with(prefix));
     let prefix = format!("pf.test.{}", unique("poll"));
     let dir = temp_dir("events-poll");

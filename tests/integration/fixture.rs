@@ -132,6 +132,22 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// The real server at `api_url` behind a proxy that answers the `/events/out` websocket
+    /// upgrade with 403 (as some proxies do): everything else is forwarded.
+    pub fn refusing_events_socket(api_url: &str) -> Fixture {
+        let upstream = api_url.trim_end_matches("/api").to_string();
+        Fixture::start(move |request, _| {
+            if request.path.starts_with("/api/events/out") {
+                Reply::json(
+                    403,
+                    serde_json::json!({ "detail": "no websockets through this proxy" }),
+                )
+            } else {
+                forward(request, &upstream)
+            }
+        })
+    }
+
     /// Start on a free loopback port; `handler(request, index)` decides each answer.
     pub fn start(handler: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static) -> Fixture {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

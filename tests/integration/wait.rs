@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::fixture::{Fixture, Reply, forward};
+use crate::fixture::Fixture;
 use crate::harness::{Api, Server, Supervised, bin, pf, temp_dir};
 use crate::logs::finish;
 use crate::worker::{Deployed, deployments};
@@ -195,14 +195,8 @@ fn a_state_change_arrives_over_the_events_socket() {
 
 #[test]
 fn states_are_polled_where_the_events_socket_is_refused() {
-    let upstream = Server::shared().url.trim_end_matches("/api").to_string();
-    let proxy = Fixture::start(move |request, _| {
-        if request.path.starts_with("/api/events/out") {
-            Reply::json(403, json!({ "detail": "no websockets through this proxy" }))
-        } else {
-            forward(request, &upstream)
-        }
-    });
+    // The real server behind a proxy that answers the websocket upgrade with 403.
+    let proxy = Fixture::refusing_events_socket(&Server::shared().url);
     let api = Server::shared().api();
     let id = running_run(&api);
     let dir = temp_dir("wait-poll");
