@@ -122,7 +122,10 @@ fn cancel_in_bulk_and_again_is_success() {
     out.ok();
     assert_eq!(statuses(&out), vec!["ACCEPT"; 60]);
     assert_eq!(
-        out.stderr.matches("POST /flow_runs/bulk_set_state").count(),
+        // Answered calls: a busy server may make pf retry one.
+        out.stderr
+            .matches("POST /flow_runs/bulk_set_state 200")
+            .count(),
         2,
         "{}",
         out.stderr

@@ -206,8 +206,8 @@ impl Kind {
 }
 
 impl Kind {
-    /// The event name prefix of a kind `--watch` works with (the registry's `watch_events`).
-    pub fn watch_events(&self) -> Option<&'static str> {
+    /// How `--watch` follows the kind (the registry's `watch`); None: it does not.
+    pub fn watch(&self) -> Option<kinds::Watch> {
         let kind = match self {
             Kind::FlowRuns(_) => &kinds::FLOW_RUN,
             Kind::TaskRuns(_) => &kinds::TASK_RUN,
@@ -223,7 +223,7 @@ impl Kind {
             Kind::ConcurrencyLimits(_) => &kinds::CONCURRENCY_LIMIT,
             Kind::Events(_) | Kind::Logs(_) | Kind::Projects => return None,
         };
-        kind.watch_events
+        kind.watch
     }
 }
 

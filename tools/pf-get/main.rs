@@ -66,8 +66,8 @@ fn main() -> ExitCode {
             }
             kind => kind.plan()?,
         };
-        let event_prefix = cli.kind.watch_events().filter(|_| cli.watch);
-        if cli.watch && event_prefix.is_none() {
+        let watch_how = cli.kind.watch().filter(|_| cli.watch);
+        if cli.watch && watch_how.is_none() {
             return Err(Error::usage_hint(
                 "--watch works with flow-runs, task-runs, deployments, work-pools, work-queues, workers and automations",
                 "follow events with: pf-get events --follow",
@@ -77,9 +77,9 @@ fn main() -> ExitCode {
         let mut printer = cli.output.printer()?;
         let client = cli.connection.client()?;
         let (sources, limit, rows) = plan.into_sources(&client)?;
-        if let Some(prefix) = event_prefix {
+        if let Some(how) = watch_how {
             pf_common::cli::exit_0_on_interrupt();
-            let options = watch_options(&client, sources, limit, rows, prefix, timeout);
+            let options = watch_options(&client, sources, limit, rows, how, timeout);
             watch(&client, &mut printer, options)?;
             return Ok(0);
         }
@@ -113,7 +113,7 @@ fn watch_options<'a>(
     sources: Vec<PageSource>,
     limit: Option<usize>,
     rows: pf_common::listing::Rows,
-    event_prefix: &'static str,
+    how: pf_common::kinds::Watch,
     timeout: Option<std::time::Duration>,
 ) -> WatchOptions<'a> {
     let filter_path = match sources.as_slice() {
@@ -145,7 +145,8 @@ fn watch_options<'a>(
         rows,
         list: Box::new(list),
         exists,
-        event_prefix: Some(event_prefix),
+        event_prefix: Some(how.events),
+        clock_fields: how.clock_fields,
         timeout,
         tool: "pf-get",
     }

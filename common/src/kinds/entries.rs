@@ -1,8 +1,8 @@
 //! The entries of the registry: one constant per kind, and [`ALL`] in the order help lists them.
 
 use super::{
-    Delete, Join, Kind, Lookup, RefKind, Rows, SetState, Switch, SwitchHow, Verbs, lookups,
-    nothing_related, related,
+    Delete, Join, Kind, Lookup, RUN_CLOCK_FIELDS, RefKind, Rows, SetState, Switch, SwitchHow,
+    Verbs, Watch, lookups, nothing_related, related,
 };
 use crate::apply::spec as apply;
 use crate::tables;
@@ -60,7 +60,7 @@ pub const FLOW: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: None,
+    watch: None,
 };
 
 /// Flow runs (REF: id or name).
@@ -102,7 +102,10 @@ pub const FLOW_RUN: Kind = Kind {
             bulk: Some("flow_runs/bulk_set_state"),
         }),
     },
-    watch_events: Some("prefect.flow-run."),
+    watch: Some(Watch {
+        events: "prefect.flow-run.",
+        clock_fields: RUN_CLOCK_FIELDS,
+    }),
 };
 
 /// Deployments (REF: id, FLOW/DEPLOYMENT, or a deployment name that is unique).
@@ -148,7 +151,10 @@ pub const DEPLOYMENT: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: Some("prefect.deployment."),
+    watch: Some(Watch {
+        events: "prefect.deployment.",
+        clock_fields: &[],
+    }),
 };
 
 /// One schedule of a deployment (REF: DEPLOYMENT/SCHEDULE, DEPLOYMENT as an id or FLOW/NAME,
@@ -192,7 +198,7 @@ pub const SCHEDULE: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: None,
+    watch: None,
 };
 
 /// Task runs (REF: id or name).
@@ -234,7 +240,10 @@ pub const TASK_RUN: Kind = Kind {
             bulk: None,
         }),
     },
-    watch_events: Some("prefect.task-run."),
+    watch: Some(Watch {
+        events: "prefect.task-run.",
+        clock_fields: RUN_CLOCK_FIELDS,
+    }),
 };
 
 /// Work pools (REF: name or id).
@@ -277,7 +286,10 @@ pub const WORK_POOL: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: Some("prefect.work-pool."),
+    watch: Some(Watch {
+        events: "prefect.work-pool.",
+        clock_fields: &[],
+    }),
 };
 
 /// Work queues (REF: id, POOL/QUEUE, or a queue name that is unique across pools).
@@ -320,7 +332,10 @@ pub const WORK_QUEUE: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: Some("prefect.work-queue."),
+    watch: Some(Watch {
+        events: "prefect.work-queue.",
+        clock_fields: &[],
+    }),
 };
 
 /// Workers of a work pool (REF: POOL/WORKER, or a worker name or id unique across pools).
@@ -359,7 +374,10 @@ pub const WORKER: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: Some("prefect.worker."),
+    watch: Some(Watch {
+        events: "prefect.worker.",
+        clock_fields: &[],
+    }),
 };
 
 /// Artifacts (REF: id, or a key: its latest version; pf-rm deletes every version of a key).
@@ -398,7 +416,7 @@ pub const ARTIFACT: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: None,
+    watch: None,
 };
 
 /// Variables (REF: name or id).
@@ -437,7 +455,7 @@ pub const VARIABLE: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: None,
+    watch: None,
 };
 
 /// Block documents (REF: id, TYPE/NAME as `secret/db-password`, or a name that is unique).
@@ -476,7 +494,7 @@ pub const BLOCK: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: None,
+    watch: None,
 };
 
 /// Automations (REF: id or name).
@@ -519,7 +537,10 @@ pub const AUTOMATION: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: Some("prefect.automation."),
+    watch: Some(Watch {
+        events: "prefect.automation.",
+        clock_fields: &[],
+    }),
 };
 
 /// Concurrency limits: global limits of `/v2/concurrency_limits` and tag limits, which
@@ -568,5 +589,5 @@ pub const CONCURRENCY_LIMIT: Kind = Kind {
         resume_run: None,
         set_state: None,
     },
-    watch_events: None,
+    watch: None,
 };

@@ -62,10 +62,24 @@ pub struct Kind {
     pub related: fn(&Client, Value) -> Result<Value>,
     /// The write verbs the kind supports, with their endpoints.
     pub verbs: Verbs,
-    /// The prefix of the events its objects' changes emit (`prefect.flow-run.`): `pf-get
-    /// --watch` re-reads the list as soon as one happens. None: `--watch` does not take the kind.
-    pub watch_events: Option<&'static str>,
+    /// How `pf-get --watch` follows the kind's list. None: `--watch` does not take the kind.
+    pub watch: Option<Watch>,
 }
+
+/// How a kind's list is watched (`pf-get KIND --watch`).
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    /// The prefix of the events its objects' changes emit (`prefect.flow-run.`): the list is
+    /// re-read as soon as one happens.
+    pub events: &'static str,
+    /// Fields the server computes from its clock on every read (a running run's
+    /// `estimated_run_time`): they differ between two reads of an unchanged object, so a
+    /// change in them alone is not shown as `updated`.
+    pub clock_fields: &'static [&'static str],
+}
+
+/// The fields a flow run or task run computes from the clock on each read.
+const RUN_CLOCK_FIELDS: &[&str] = &["estimated_run_time", "estimated_start_time_delta"];
 
 /// The write verbs of a kind and their endpoints. A `None` verb is not supported.
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,6 +1,6 @@
 //! Watched lists (`pf-get KIND --watch`, as `kubectl get -w`): list, then keep the list
 //! current. Each tick re-reads the listing (filters, sort and window as given) and compares
-//! each object's `updated` stamp (the whole object where a kind has none) with what was shown:
+//! each object with what was shown (all but the fields the server computes from its clock):
 //! a new id is `created` (made after the watch began) or has come into view (`updated`), a
 //! changed one `updated`, and an id that left the list is looked up by id: gone means
 //! `deleted` (still there: it only left the window, and is dropped quietly). Where the server
@@ -52,6 +52,8 @@ pub struct WatchOptions<'a> {
     pub exists: Option<StillThere<'a>>,
     /// Event name prefix of the kind (`prefect.flow-run.`), to re-read as soon as one happens.
     pub event_prefix: Option<&'static str>,
+    /// Fields the server computes from its clock on each read: not a change on their own.
+    pub clock_fields: &'static [&'static str],
     /// Stop after this long (exit 0).
     pub timeout: Option<Duration>,
     /// The tool name for stderr lines.
@@ -198,7 +200,7 @@ fn read_changes(
                     Change::Updated
                 })
             }
-            Some(old) if changed(old, &object) => Some(Change::Updated),
+            Some(old) if changed(old, &object, options.clock_fields) => Some(Change::Updated),
             Some(_) => None,
         };
         if let Some(change) = change {
@@ -233,10 +235,19 @@ fn read_changes(
     Ok(())
 }
 
-/// Whether an object changed: its `updated` stamp where it has one, else any field.
-fn changed(old: &Value, new: &Value) -> bool {
-    match (old.get("updated"), new.get("updated")) {
-        (Some(a), Some(b)) if !a.is_null() => a != b || old != new,
+/// Whether an object changed: its `updated` stamp, or any field but those the server
+/// computes from its clock on each read (a work pool's status changes without a new stamp).
+fn changed(old: &Value, new: &Value, clock_fields: &[&str]) -> bool {
+    if old.get("updated") != new.get("updated") {
+        return true;
+    }
+    match (old.as_object(), new.as_object()) {
+        (Some(old), Some(new)) => {
+            let differs = |(key, value): (&String, &Value)| {
+                !clock_fields.contains(&key.as_str()) && old.get(key) != Some(value)
+            };
+            old.len() != new.len() || new.iter().any(differs)
+        }
         _ => old != new,
     }
 }
@@ -381,5 +392,36 @@ impl<'p> View<'p> {
             return Ok(());
         }
         self.printer.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLOCK: &[&str] = &["estimated_run_time"];
+
+    #[test]
+    fn a_clock_field_alone_is_no_change() {
+        let old =
+            json!({"id": "a", "updated": "t1", "state_name": "Running", "estimated_run_time": 1.0});
+        let ticked =
+            json!({"id": "a", "updated": "t1", "state_name": "Running", "estimated_run_time": 3.5});
+        assert!(!changed(&old, &ticked, CLOCK));
+        // Without the kind's clock fields it would be.
+        assert!(changed(&old, &ticked, &[]));
+    }
+
+    #[test]
+    fn a_new_stamp_or_another_field_is_a_change() {
+        let old = json!({"id": "a", "updated": "t1", "status": "READY", "estimated_run_time": 1.0});
+        let stamped =
+            json!({"id": "a", "updated": "t2", "status": "READY", "estimated_run_time": 1.0});
+        let status =
+            json!({"id": "a", "updated": "t1", "status": "NOT_READY", "estimated_run_time": 2.0});
+        let dropped = json!({"id": "a", "updated": "t1", "estimated_run_time": 1.0});
+        assert!(changed(&old, &stamped, CLOCK));
+        assert!(changed(&old, &status, CLOCK));
+        assert!(changed(&old, &dropped, CLOCK));
     }
 }
