@@ -146,6 +146,72 @@ fn flows_come_with_their_deployments_and_deployments_by_flow_slash_name() {
 }
 
 #[test]
+fn deployments_pools_queues_and_flows_have_their_own_summaries_on_a_terminal() {
+    let api = Server::shared().api();
+    let pool = unique("sumpool");
+    api.post("work_pools/", json!({"name": pool, "type": "process"}));
+    api.post(
+        &format!("work_pools/{pool}/queues"),
+        json!({"name": "fast", "priority": 2, "concurrency_limit": 3}),
+    );
+    let flow = api.flow("sumflow", &["nightly"]);
+    let flow_name = flow["name"].as_str().unwrap();
+    let dep = unique("dep");
+    api.deployment(
+        id(&flow),
+        &dep,
+        json!({"work_pool_name": pool, "tags": ["etl"],
+               "schedules": [{"schedule": {"cron": "0 3 * * *"}, "active": true}]}),
+    );
+    let summary = |kind: &str, reference: &str| {
+        let out = pf("pf-describe").args([kind, reference]).tty(120).run();
+        out.ok();
+        assert!(!out.stdout.trim_start().starts_with('{'), "{}", out.stdout);
+        out.stdout.clone()
+    };
+    let text = summary("deployment", &format!("{flow_name}/{dep}"));
+    for part in [
+        &format!("Name:         {flow_name}/{dep}\n"),
+        &format!("Work Pool:    {pool}\n"),
+        "Tags:         etl\n",
+        "Schedules:\n  cron \"0 3 * * *\"\n",
+        "URL:          http",
+        "Parameters:\n",
+    ] {
+        assert!(text.contains(part), "{part:?} in\n{text}");
+    }
+    let text = summary("work-pool", &pool);
+    for part in [
+        &format!("Name:         {pool}\n"),
+        "Type:         process\n",
+        "Concurrency:  unlimited\n",
+        "Work Queues:\n  NAME",
+        "fast",
+        "Workers:\n  (none)\n",
+    ] {
+        assert!(text.contains(part), "{part:?} in\n{text}");
+    }
+    let text = summary("work-queue", &format!("{pool}/fast"));
+    for part in [
+        &format!("Name:         {pool}/fast\n"),
+        "Priority:     2\n",
+        "Concurrency:  3\n",
+        "URL:          http",
+    ] {
+        assert!(text.contains(part), "{part:?} in\n{text}");
+    }
+    let text = summary("flow", flow_name);
+    for part in [
+        &format!("Name:         {flow_name}\n"),
+        "Tags:         nightly\n",
+        "Deployments:\n  NAME",
+        dep.as_str(),
+    ] {
+        assert!(text.contains(part), "{part:?} in\n{text}");
+    }
+}
+
+#[test]
 fn unknown_refs_exit_4_and_a_partly_failed_batch_exits_1() {
     let out = pf("pf-describe")
         .args(["flow-run", "no-such-run-name"])

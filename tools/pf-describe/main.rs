@@ -18,7 +18,7 @@ use pf_common::{Error, input, weburl};
 /// from stdin: one per line, or NDJSON objects whose `id` is taken, so `pf-get flow-runs |
 /// pf-describe flow-run` works.
 ///
-/// On a terminal flow runs, task runs, deployments, work pools and flows print as a summary
+/// On a terminal flow runs, task runs, deployments, work pools, work queues and flows print as a summary
 /// (as `kubectl describe`): a flow run's state and message, timings, parameters, tags, work
 /// pool, UI URL, state history, task runs and subflow runs, artifacts and last log lines.
 /// Other kinds, and `-o json`, print the full objects as JSON.

@@ -22,6 +22,7 @@ pub fn render(client: &Client, kind: &str, object: &Value, color: bool) -> Resul
         "task-run" => task_run(object, &mut out),
         "deployment" => deployment(object, &mut out),
         "work-pool" => work_pool(object, &mut out),
+        "work-queue" => work_queue(object, &mut out),
         "flow" => flow(object, &mut out),
         _ => return Ok(None),
     }
@@ -162,6 +163,14 @@ fn when(value: Option<&Value>) -> String {
     )
 }
 
+/// A pool's or queue's `concurrency_limit`, "unlimited" without one.
+fn limit(object: &Value) -> String {
+    object
+        .get("concurrency_limit")
+        .filter(|v| !v.is_null())
+        .map_or("unlimited".to_string(), Value::to_string)
+}
+
 fn joined(value: Option<&Value>) -> String {
     match value {
         Some(Value::Array(items)) => items
@@ -275,6 +284,7 @@ fn task_run(task: &Value, out: &mut Summary) {
     out.state(task);
     out.times(task);
     out.tags_and_labels(task);
+    out.field("URL", str_field(task, "ui_url"));
     let history: Vec<Vec<Cell>> = task
         .get("state_history")
         .and_then(Value::as_array)
@@ -313,6 +323,7 @@ fn deployment(d: &Value, out: &mut Summary) {
     out.field("Updated", when(d.get("updated")));
     out.tags_and_labels(d);
     out.field("Description", str_field(d, "description"));
+    out.field("URL", str_field(d, "ui_url"));
     let schedules: Vec<String> = d
         .get("schedules")
         .and_then(Value::as_array)
@@ -347,14 +358,10 @@ fn work_pool(pool: &Value, out: &mut Summary) {
             .map(Value::to_string)
             .unwrap_or_default(),
     );
-    out.field(
-        "Concurrency",
-        pool.get("concurrency_limit")
-            .filter(|v| !v.is_null())
-            .map_or("unlimited".to_string(), Value::to_string),
-    );
+    out.field("Concurrency", limit(pool));
     out.field("Created", when(pool.get("created")));
     out.field("Description", str_field(pool, "description"));
+    out.field("URL", str_field(pool, "ui_url"));
     out.objects(
         "Work Queues",
         pool.get("work_queues"),
@@ -376,11 +383,47 @@ fn work_pool(pool: &Value, out: &mut Summary) {
     );
 }
 
+fn work_queue(queue: &Value, out: &mut Summary) {
+    out.field(
+        "Name",
+        format!(
+            "{}/{}",
+            str_field(queue, "work_pool_name"),
+            str_field(queue, "name")
+        ),
+    );
+    out.field("ID", str_field(queue, "id"));
+    out.field("Status", str_field(queue, "status"));
+    out.field(
+        "Paused",
+        queue
+            .get("is_paused")
+            .map(Value::to_string)
+            .unwrap_or_default(),
+    );
+    out.field(
+        "Priority",
+        queue
+            .get("priority")
+            .map(Value::to_string)
+            .unwrap_or_default(),
+    );
+    out.field("Concurrency", limit(queue));
+    out.field("Last Polled", when(queue.get("last_polled")));
+    if let Some(late) = queue.pointer("/status_details/late_runs_count") {
+        out.field("Late Runs", late.to_string());
+    }
+    out.field("Created", when(queue.get("created")));
+    out.field("Description", str_field(queue, "description"));
+    out.field("URL", str_field(queue, "ui_url"));
+}
+
 fn flow(flow: &Value, out: &mut Summary) {
     out.field("Name", str_field(flow, "name"));
     out.field("ID", str_field(flow, "id"));
     out.field("Created", when(flow.get("created")));
     out.tags_and_labels(flow);
+    out.field("URL", str_field(flow, "ui_url"));
     out.objects(
         "Deployments",
         flow.get("deployments"),
