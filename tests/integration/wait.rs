@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::fixture::Fixture;
-use crate::harness::{Api, Server, Supervised, bin, pf, temp_dir};
+use crate::harness::{Api, Server, Supervised, pf, temp_dir};
 use crate::logs::finish;
+use crate::watch::tool_in_pipe_at;
 use crate::worker::{Deployed, deployments};
 
 /// Start a run of `deployment` now; its id.
@@ -129,19 +130,16 @@ fn usage_errors_exit_2() {
 /// `pf-wait -v --timeout 120s ID` against the API at `url` with `env` (`K=V ...`), supervised,
 /// with stdout, stderr and the exit code in files under `dir`.
 fn wait_in_background(url: &str, dir: &Path, env: &str, id: &str) -> Supervised {
-    let script = format!(
-        "env -i PATH=\"$PATH\" HOME={dir} PREFECT_HOME={dir} PREFECT_API_URL={url} {env} \
-         {pf_wait} -v --timeout 120s {id} >{dir}/out 2>{dir}/err; echo $? >{dir}/code",
-        dir = dir.display(),
-        pf_wait = bin("pf-wait").display(),
-    );
-    Supervised::start(
-        &["bash", "-c", &script],
-        &[],
-        dir,
-        dir.join("pipeline.log"),
-        1,
-    )
+    tool_in_pipe_at("pf-wait", url, dir, env, &format!("-v --timeout 120s {id}"))
+}
+
+/// A finished pf-wait that exited 0 with one row, its run COMPLETED; its stderr.
+fn completed_row(waiting: Supervised, dir: &Path) -> String {
+    let (code, stdout, stderr) = finish(waiting, dir, Duration::from_secs(90));
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    let row: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(row["state_type"], "COMPLETED", "{stdout}");
+    stderr
 }
 
 /// Wait (bounded) until pf-wait's stderr has a line for which `what` holds.
@@ -187,10 +185,7 @@ fn a_state_change_arrives_over_the_events_socket() {
     // The server subscribes when it reads the filter, just after the line above.
     std::thread::sleep(Duration::from_secs(1));
     complete(&api, &id);
-    let (code, stdout, stderr) = finish(waiting, &dir, Duration::from_secs(90));
-    assert_eq!(code, 0, "stderr:\n{stderr}");
-    let row: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(row["state_type"], "COMPLETED", "{stdout}");
+    completed_row(waiting, &dir);
 }
 
 #[test]
@@ -220,10 +215,7 @@ fn states_are_polled_where_the_events_socket_is_refused() {
         std::thread::sleep(Duration::from_millis(100));
     }
     complete(&api, &id);
-    let (code, stdout, stderr) = finish(waiting, &dir, Duration::from_secs(90));
-    assert_eq!(code, 0, "stderr:\n{stderr}");
-    let row: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(row["state_type"], "COMPLETED", "{stdout}");
+    let stderr = completed_row(waiting, &dir);
     // Nothing to warn about: states are polled as they always were.
     assert!(!stderr.contains("warning"), "{stderr}");
     assert!(state_checks() >= 2, "{} state checks", state_checks());

@@ -14,16 +14,28 @@ fn pf_get_in_pipe(server: &Server, dir: &Path, args: &str) -> Supervised {
     pf_get_in_pipe_at(&server.url, dir, args)
 }
 
-/// `pf-get ARGS` in a pipe against the API at `url`, supervised: stdout, stderr and the exit
-/// code in `dir/out`, `dir/err`, `dir/code`, and its pid in `dir/pid` (an inner shell writes
-/// its own and becomes pf-get), for [`interrupt`].
+/// `pf-get ARGS` in a pipe against the API at `url`, supervised (see [`tool_in_pipe_at`]).
 pub(crate) fn pf_get_in_pipe_at(url: &str, dir: &Path, args: &str) -> Supervised {
+    tool_in_pipe_at("pf-get", url, dir, "", args)
+}
+
+/// `TOOL ARGS` in a pipe against the API at `url` with `env` (`K=V ...`) added to a clean
+/// environment, supervised: stdout, stderr and the exit code in `dir/out`, `dir/err`,
+/// `dir/code`, and its pid in `dir/pid` (an inner shell writes its own and becomes the tool),
+/// for [`interrupt`].
+pub(crate) fn tool_in_pipe_at(
+    tool: &str,
+    url: &str,
+    dir: &Path,
+    env: &str,
+    args: &str,
+) -> Supervised {
     let script = format!(
-        "env -i PATH=\"$PATH\" HOME={dir} PREFECT_HOME={dir} PREFECT_API_URL={url} \
-         sh -c 'echo $$ >{dir}/pid; exec \"$0\" \"$@\"' {pf_get} {args} \
+        "env -i PATH=\"$PATH\" HOME={dir} PREFECT_HOME={dir} PREFECT_API_URL={url} {env} \
+         sh -c 'echo $$ >{dir}/pid; exec \"$0\" \"$@\"' {tool} {args} \
          >{dir}/out 2>{dir}/err; echo $? >{dir}/code",
         dir = dir.display(),
-        pf_get = bin("pf-get").display(),
+        tool = bin(tool).display(),
     );
     Supervised::start(
         &["bash", "-c", &script],
@@ -34,10 +46,6 @@ pub(crate) fn pf_get_in_pipe_at(url: &str, dir: &Path, args: &str) -> Supervised
     )
 }
 
-/// Once everything expected is printed: give the follower a little longer (past its next
-/// safety-net poll, which is where a repeated line would come from), then Ctrl-C it, as a
-/// user ends `--follow` or `--watch` (exit 0), and wait for it to end; returns (exit code,
-/// stdout, stderr).
 pub(crate) fn interrupt(follower: Supervised, dir: &Path) -> (i32, String, String) {
     std::thread::sleep(Duration::from_secs(8));
     let pid = std::fs::read_to_string(dir.join("pid")).unwrap();
