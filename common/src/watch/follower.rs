@@ -334,8 +334,15 @@ impl<'a, 'p, E: FnMut(FollowEvent<'_>) -> Result<()>> Follower<'a, 'p, E> {
             }
         }
         let client = self.client;
+        let checked: HashSet<&String> = ids.iter().collect();
         for run in self.runs.iter_mut().filter(|r| !r.done) {
-            if self.options.states && ids.contains(&run.id) {
+            // A state already handed out is the newest: its history has nothing new.
+            let state_is_new = !run
+                .object
+                .pointer("/state/id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| run.seen_states.contains(id));
+            if self.options.states && checked.contains(&run.id) && state_is_new {
                 new_states(client, run, &mut self.emit)?;
             }
             if self.options.tree {

@@ -124,6 +124,10 @@ impl Control {
         self.subscriptions.iter().find(|s| s.topic == topic)
     }
 
+    fn subscription_mut(&mut self, topic: Topic) -> Option<&mut Subscription> {
+        self.subscriptions.iter_mut().find(|s| s.topic == topic)
+    }
+
     /// Subscribe to `topic` with this filter (reconnecting if subscribed with another one);
     /// nothing happens without a subscription to it.
     pub fn set_filter(&self, topic: Topic, filter: Value) {
@@ -146,7 +150,7 @@ impl Control {
 
     /// The websocket of `topic` delivers: polls it backs slow down to the safety net.
     pub fn streaming(&mut self, topic: Topic) {
-        if let Some(s) = self.subscriptions.iter_mut().find(|s| s.topic == topic) {
+        if let Some(s) = self.subscription_mut(topic) {
             s.delivers = true;
         }
     }
@@ -400,8 +404,7 @@ impl<M: Send + 'static> Watcher<M> {
     /// The socket of `topic` does not deliver (for now): what it backed is polled fast again,
     /// starting within one fast interval.
     fn stream_stopped<S: Source<Message = M>>(&mut self, topic: Topic, source: &mut S) {
-        let subscriptions = &mut self.control.subscriptions;
-        let Some(subscription) = subscriptions.iter_mut().find(|s| s.topic == topic) else {
+        let Some(subscription) = self.control.subscription_mut(topic) else {
             return;
         };
         subscription.delivers = false;
